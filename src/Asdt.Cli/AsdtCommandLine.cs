@@ -1,0 +1,41 @@
+using System.CommandLine;
+
+namespace Asdt.Cli;
+
+/// <summary>
+/// The `asdt` command tree. Each pipeline step is one sub-command in its own file under Commands/,
+/// exposing a static <c>Create()</c> that returns a <see cref="Command"/>.
+/// User errors (<see cref="AsdtException"/>) print one line and exit 2; no stack trace.
+/// </summary>
+public static class AsdtCommandLine
+{
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("Asdt: Alternate Self-Dual Teaching for weakly supervised semantic segmentation.");
+        foreach (var command in Commands()) root.Subcommands.Add(command);
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (UserError(e) is AsdtException user)
+        {
+            Console.Error.WriteLine($"asdt: error: {user.Message}");
+            return 2;
+        }
+    }
+
+    static IEnumerable<Command> Commands()
+    {
+        yield break;
+    }
+
+    static AsdtException? UserError(Exception e)
+    {
+        for (Exception? x = e; x != null; x = x.InnerException)
+            if (x is AsdtException a) return a;
+        if (e is AggregateException agg)
+            foreach (var inner in agg.Flatten().InnerExceptions)
+                if (UserError(inner) is AsdtException a) return a;
+        return null;
+    }
+}

@@ -1,0 +1,1 @@
+return Asdt.Cli.AsdtCommandLine.Run(args);
