@@ -1,0 +1,48 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Asdt.Models;
+
+/// <summary>
+/// The class-teacher f_ct (paper §3.1, ALGORITHM.md §3): Dropout2d → global average pooling →
+/// bias-free 1x1 classifier ("fc8") over the foreground classes, trained with the multi-label
+/// soft-margin loss (mean over classes, A8). Its CAMs are ReLU(1x1 conv of F with the classifier
+/// weights), without dropout.
+/// </summary>
+public sealed class ClassTeacher : Module<Tensor, Tensor>
+{
+    readonly Dropout2d dropout;
+    readonly Conv2d fc8;
+
+    public long ForegroundClasses { get; }
+
+    public ClassTeacher(string name, long inChannels, long foregroundClasses, double dropout) : base(name)
+    {
+        ForegroundClasses = foregroundClasses;
+        this.dropout = Dropout2d(dropout);
+        fc8 = Conv2d(inChannels, foregroundClasses, 1, bias: false);
+        init.xavier_uniform_(fc8.weight);
+        RegisterComponents();
+    }
+
+    /// <summary>Class logits z (N, C_fg).</summary>
+    public override Tensor forward(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = functional.adaptive_avg_pool2d(dropout.forward(features), 1);
+        return fc8.forward(pooled).flatten(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Class activation maps ReLU(W·F) (N, C_fg, h, w) at the feature resolution.</summary>
+    public Tensor Cam(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        return functional.relu(fc8.forward(features)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>L_cls: multi-label soft margin = mean over batch and classes of BCE-with-logits.</summary>
+    public static Tensor Loss(Tensor logits, Tensor multiHot) =>
+        functional.multilabel_soft_margin_loss(logits, multiHot);
+}

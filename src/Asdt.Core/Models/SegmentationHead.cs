@@ -1,0 +1,33 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Asdt.Models;
+
+/// <summary>
+/// The seg-teacher / student head shape (paper §3.2, ALGORITHM.md §6.1): two 3x3 dilated
+/// convolutions with bias, ReLU between, reading the backbone features F directly.
+/// Paper/RRM: 4096 → 512 → 21 with dilation 12 (keys fc8_seg_conv1/2 for the seg-teacher).
+/// Xavier-uniform weights, PyTorch default biases.
+/// </summary>
+public sealed class SegmentationHead : Module<Tensor, Tensor>
+{
+    readonly Conv2d conv1;
+    readonly Conv2d conv2;
+
+    public SegmentationHead(string name, long inChannels, long hiddenChannels, long classes, long dilation) : base(name)
+    {
+        conv1 = Conv2d(inChannels, hiddenChannels, 3, dilation: dilation, padding: dilation, bias: true);
+        conv2 = Conv2d(hiddenChannels, classes, 3, dilation: dilation, padding: dilation, bias: true);
+        init.xavier_uniform_(conv1.weight);
+        init.xavier_uniform_(conv2.weight);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor features)
+    {
+        using var hidden = functional.relu(conv1.forward(features));
+        return conv2.forward(hidden);
+    }
+}
