@@ -1,0 +1,55 @@
+namespace Asdt.Crf;
+
+/// <summary>
+/// Dense-CRF parameters (pydensecrf DenseCRF2D: addPairwiseGaussian(sxy, compat) +
+/// addPairwiseBilateral(sxy, srgb, compat), Potts, symmetric normalisation). Presets from ALGORITHM.md §4.2.
+/// A weight of 0 disables that kernel.
+/// </summary>
+public sealed record CrfParameters(
+    float GaussianSxy,
+    float GaussianWeight,
+    float BilateralSxy,
+    float BilateralSrgb,
+    float BilateralWeight,
+    int Iterations = 10)
+{
+    /// <summary>RRM/PSA label CRF on CAMs (B^ct): 3/3, 80/13/10, 10 iterations.</summary>
+    public static CrfParameters LabelCrf { get; } = new(3, 3, 80, 13, 10, 10);
+    /// <summary>RRM post-processing of the segmentation output: 3/3, 83/5/4, 10 iterations.</summary>
+    public static CrfParameters RrmInference { get; } = new(3, 3, 83, 5, 4, 10);
+    /// <summary>deeplab-pytorch test-time CRF (stage 2): 1/3, 67/3/4, 10 iterations.</summary>
+    public static CrfParameters DeepLabTest { get; } = new(1, 3, 67, 3, 4, 10);
+    /// <summary>RRM label-map CRF: 3/3, 50/5/10, 10 iterations.</summary>
+    public static CrfParameters RrmLabelMap { get; } = new(3, 3, 50, 5, 10, 10);
+    /// <summary>AFA: 3/3, 64/5/4, 10 iterations.</summary>
+    public static CrfParameters Afa { get; } = new(3, 3, 64, 5, 4, 10);
+
+    /// <summary>Preset names as accepted by <see cref="FromName"/> (kebab-case; case, '-' and '_' are ignored).</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = ["label-crf", "rrm-inference", "deeplab-test", "rrm-label-map", "afa"];
+
+    /// <summary>Looks a preset up by name ("label-crf", "LabelCrf", "label_crf" ...); null if unknown.</summary>
+    public static CrfParameters? FromName(string name) =>
+        new string(name.Where(c => c != '-' && c != '_' && !char.IsWhiteSpace(c)).ToArray()).ToLowerInvariant() switch
+        {
+            "labelcrf" => LabelCrf,
+            "rrminference" => RrmInference,
+            "deeplabtest" => DeepLabTest,
+            "rrmlabelmap" => RrmLabelMap,
+            "afa" => Afa,
+            _ => null,
+        };
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (Iterations < 0) throw new ArgumentException($"iterations must be >= 0 (got {Iterations})");
+        if (GaussianWeight < 0 || BilateralWeight < 0 || !float.IsFinite(GaussianWeight) || !float.IsFinite(BilateralWeight))
+            throw new ArgumentException("kernel weights must be finite and >= 0");
+        if (GaussianWeight > 0 && !(GaussianSxy > 0 && float.IsFinite(GaussianSxy))) throw new ArgumentException($"gaussian sxy must be > 0 (got {GaussianSxy})");
+        if (BilateralWeight > 0 && !(BilateralSxy > 0 && float.IsFinite(BilateralSxy))) throw new ArgumentException($"bilateral sxy must be > 0 (got {BilateralSxy})");
+        if (BilateralWeight > 0 && !(BilateralSrgb > 0 && float.IsFinite(BilateralSrgb))) throw new ArgumentException($"bilateral srgb must be > 0 (got {BilateralSrgb})");
+    }
+
+    public override string ToString() =>
+        $"gaussian {GaussianSxy:g}/{GaussianWeight:g}, bilateral {BilateralSxy:g}/{BilateralSrgb:g}/{BilateralWeight:g}, {Iterations} iterations";
+}
