@@ -1,0 +1,109 @@
+using Asdt.Crf;
+
+namespace Asdt.Training;
+
+/// <summary>The rows of the paper's Table 4: what the student learns from.</summary>
+public enum StudentStrategy
+{
+    /// <summary>I. Single class-teacher (= RRM): the student always learns B^ct; no seg-teacher.</summary>
+    ClassTeacherOnly,
+    /// <summary>II. Single seg-teacher: the student always learns B^st.</summary>
+    SegTeacherOnly,
+    /// <summary>III. Naive dual: the student learns CRF(max(P^ct, P^st)) every iteration.</summary>
+    NaiveMax,
+    /// <summary>IV. Naive dual: the student learns CRF(mean(P^ct, P^st)) every iteration.</summary>
+    NaiveMean,
+    /// <summary>V. Alternate self-dual teaching (ASDT): the PW wave switches between B^ct and B^st.</summary>
+    Alternate,
+}
+
+/// <summary>Which backbone feeds the three branches.</summary>
+public sealed record BackboneSettings
+{
+    /// <summary>"resnet18-imagenet" (NuGet ONNX), "resnet38d", "resnet50", "resnet101" (user weights).</summary>
+    public string Kind { get; init; } = "resnet38d";
+    /// <summary>Weights file (.pth / .safetensors / .onnx); null = the built-in ImageNet ResNet-18 for that kind.</summary>
+    public string? Weights { get; init; }
+    public int OutputStride { get; init; } = 8;
+    /// <summary>BatchNorm always in eval mode and excluded from optimisation (RRM).</summary>
+    public bool FreezeBatchNorm { get; init; } = true;
+    /// <summary>Leading stages whose weights are not trained (0 = train all convs, RRM).</summary>
+    public int FrozenStages { get; init; }
+}
+
+/// <summary>Heads: class-teacher dropout, seg-teacher/student width and dilation.</summary>
+public sealed record HeadSettings
+{
+    public int HiddenChannels { get; init; } = 512;
+    public int Dilation { get; init; } = 12;
+    public double ClassifierDropout { get; init; } = 0.5;
+}
+
+public sealed record DataSettings
+{
+    /// <summary>A built-in dataset name ("demo", "msrc21-objects", "voc2012", "cocostuff10k") or a descriptor JSON path.</summary>
+    public string Dataset { get; init; } = "voc2012";
+    /// <summary>Dataset root (overrides the descriptor's).</summary>
+    public string? Root { get; init; }
+    public string Split { get; init; } = "train_aug";
+    public int CropSize { get; init; } = 321;
+    public double ScaleMin { get; init; } = 0.7;
+    public double ScaleMax { get; init; } = 1.3;
+    public bool Flip { get; init; } = true;
+}
+
+public sealed record OptimizerSettings
+{
+    /// <summary>Backbone learning rate; new layers use ×10 (weights) and ×20 (biases).</summary>
+    public double LearningRate { get; init; } = 7e-4;
+    public double NewLayerWeightMultiplier { get; init; } = 10;
+    public double NewLayerBiasMultiplier { get; init; } = 20;
+    public double WeightDecay { get; init; } = 1e-5;
+    /// <summary>RRM's code passes the weight decay as SGD momentum, so the effective momentum is ≈0 (A12).</summary>
+    public double Momentum { get; init; }
+    public double PolyPower { get; init; } = 0.9;
+}
+
+public sealed record PulseWidthSettings
+{
+    /// <summary>T: iterations per period.</summary>
+    public int Period { get; init; } = 150;
+    /// <summary>τ: T / T_h in the paper's reading.</summary>
+    public double Tau { get; init; } = 5;
+    public PulseWidthReading Reading { get; init; } = PulseWidthReading.InverseDutyCycle;
+
+    public PulseWidthSignal Signal() => new(Period, Tau, Reading);
+}
+
+/// <summary>
+/// Every value of a stage-1 run. Saved as config.json beside the run; named presets in
+/// <see cref="Stage1Presets"/>; CLI flags override single values. Deviations from the paper /
+/// ALGORITHM.md are listed in <see cref="Deviations"/> so they travel with the results.
+/// </summary>
+public sealed record Stage1Config
+{
+    public string Preset { get; init; } = "paper";
+    public DataSettings Data { get; init; } = new();
+    public BackboneSettings Backbone { get; init; } = new();
+    public HeadSettings Heads { get; init; } = new();
+    /// <summary>Online multi-scale CAM scales (paper: 1, 0.5, 1.5, 2).</summary>
+    public double[] CamScales { get; init; } = [1.0, 0.5, 1.5, 2.0];
+    public ReliableLabelSettings ReliableLabel { get; init; } = new();
+    public EnergyLossSettings EnergyLoss { get; init; } = new();
+    /// <summary>CRF that turns P^st into B^st (A5: RRM inference parameters).</summary>
+    public CrfParameters SegTeacherCrf { get; init; } = CrfParameters.RrmInference;
+    public StudentStrategy Strategy { get; init; } = StudentStrategy.Alternate;
+    public PulseWidthSettings PulseWidth { get; init; } = new();
+    public OptimizerSettings Optimizer { get; init; } = new();
+    public int Iterations { get; init; } = 20_000;
+    public int BatchSize { get; init; } = 4;
+    /// <summary>Iterations at the start that train only the class-teacher (RRM train_from_init; 0 with res38_cls.pth).</summary>
+    public int ClassifierWarmup { get; init; }
+    public int Seed { get; init; } = 1;
+    public int CheckpointEvery { get; init; } = 1000;
+    /// <summary>CPU threads for CRFs and energy losses (0 = all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>"cpu" or "cuda"; the network is device-agnostic, the CRFs run on CPU.</summary>
+    public string Device { get; init; } = "cpu";
+    public string[] Deviations { get; init; } = [];
+}

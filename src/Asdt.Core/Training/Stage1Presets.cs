@@ -1,0 +1,73 @@
+namespace Asdt.Training;
+
+/// <summary>
+/// Named stage-1 presets. <c>paper</c> is the paper's setting for a CUDA machine and full VOC;
+/// <c>cpu</c> and <c>quick</c> scale the same algorithm to a 2-core CPU, and say how in
+/// <see cref="Stage1Config.Deviations"/>.
+/// </summary>
+public static class Stage1Presets
+{
+    public static IReadOnlyList<string> Names { get; } = ["paper", "cpu", "quick"];
+
+    public static Stage1Config Get(string name) => name.ToLowerInvariant() switch
+    {
+        "paper" => Paper,
+        "cpu" => Cpu,
+        "quick" => Quick,
+        _ => throw new AsdtException($"unknown preset '{name}' (choose one of: {string.Join(", ", Names)})"),
+    };
+
+    /// <summary>ASDT on VOC 2012 train_aug as ALGORITHM.md resolves it: ResNet-38d OS 8 from res38_cls.pth, crop 321, batch 4, 20k iterations, T = 150, τ = 5.</summary>
+    public static Stage1Config Paper { get; } = new()
+    {
+        Preset = "paper",
+        Device = "cuda",
+    };
+
+    /// <summary>
+    /// ImageNet ResNet-18 (NuGet ONNX) on MSRC-21 objects, sized to finish within an hour on 2 cores
+    /// with several PW periods.
+    /// </summary>
+    public static Stage1Config Cpu { get; } = new()
+    {
+        Preset = "cpu",
+        Data = new DataSettings { Dataset = "msrc21-objects", Split = "train", CropSize = 224 },
+        Backbone = new BackboneSettings { Kind = "resnet18-imagenet", OutputStride = 16, FrozenStages = 2 },
+        Heads = new HeadSettings { HiddenChannels = 256, Dilation = 4 },
+        CamScales = [1.0, 0.5, 1.5],
+        Iterations = 900,
+        ClassifierWarmup = 150,
+        PulseWidth = new PulseWidthSettings { Period = 75, Tau = 5 },
+        CheckpointEvery = 100,
+        Device = "cpu",
+        Deviations =
+        [
+            "backbone: ImageNet ResNet-18 (ONNX from Microsoft.ML.DnnImageFeaturizer.ResNet18) instead of ResNet-38d from res38_cls.pth",
+            "output stride 16 instead of 8; heads 512→256→C with dilation 4 instead of 4096→512→21 with dilation 12 (same receptive-field ratio on a 14x14 map)",
+            "stem and layer1 frozen (FrozenStages = 2) to save backward time",
+            "crop 224 instead of 321 (MSRC images are 320x213)",
+            "CAM scales 1, 0.5, 1.5 (no 2.0) to save forward time",
+            "150 classifier-only warm-up iterations (RRM train_from_init) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
+            "900 iterations with T = 75 (τ = 5 → T_h = 15, T_l = 60): ten PW periods after warm-up instead of 133",
+        ],
+    };
+
+    /// <summary>The built-in demo dataset in a few minutes: the README's main command.</summary>
+    public static Stage1Config Quick { get; } = Cpu with
+    {
+        Preset = "quick",
+        Data = new DataSettings { Dataset = "demo", Split = "train", CropSize = 96 },
+        CamScales = [1.0, 0.5, 1.5],
+        Iterations = 240,
+        ClassifierWarmup = 40,
+        PulseWidth = new PulseWidthSettings { Period = 40, Tau = 5 },
+        CheckpointEvery = 60,
+        Deviations =
+        [
+            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("900") && !d.StartsWith("150")),
+            "demo dataset, crop 96",
+            "40 classifier-only warm-up iterations",
+            "240 iterations with T = 40 (τ = 5 → T_h = 8, T_l = 32): five PW periods after warm-up",
+        ],
+    };
+}
