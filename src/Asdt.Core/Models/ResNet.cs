@@ -23,6 +23,8 @@ public sealed record ResNetOptions
     public double BatchNormEps { get; init; } = 1e-5;
 }
 
+public enum ResNetBlock { Basic, Bottleneck }
+
 /// <summary>torchvision's BasicBlock (ResNet-18/34): two 3×3 convolutions and an identity or 1×1 projection shortcut.</summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
@@ -101,7 +103,12 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBackbone
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly Linear? fc;
 
+    /// <summary>Number of weighted layers (convolutions on the main path + fc): 18, 34, 50, 101, or e.g. 20 for [2,2,2,3].</summary>
     public int Depth { get; }
+    public ResNetBlock Block { get; }
+    public IReadOnlyList<int> BlocksPerStage { get; }
+
+    static int DepthOf(ResNetBlock block, int[] blocks) => 2 + (block == ResNetBlock.Basic ? 2 : 3) * blocks.Sum();
     public ResNetOptions Options { get; }
     public int OutChannels { get; }
     public int OutputStride => Options.OutputStride;
@@ -111,20 +118,33 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBackbone
 
     public static readonly IReadOnlyList<int> SupportedDepths = [18, 34, 50, 101];
 
-    static (bool Bottleneck, int[] Blocks) Layout(int depth) => depth switch
+    /// <summary>torchvision's block type and blocks per stage for a depth.</summary>
+    public static (ResNetBlock Block, int[] BlocksPerStage) Layout(int depth) => depth switch
     {
-        18 => (false, [2, 2, 2, 2]),
-        34 => (false, [3, 4, 6, 3]),
-        50 => (true, [3, 4, 6, 3]),
-        101 => (true, [3, 4, 23, 3]),
+        18 => (ResNetBlock.Basic, [2, 2, 2, 2]),
+        34 => (ResNetBlock.Basic, [3, 4, 6, 3]),
+        50 => (ResNetBlock.Bottleneck, [3, 4, 6, 3]),
+        101 => (ResNetBlock.Bottleneck, [3, 4, 23, 3]),
         _ => throw new AsdtException($"ResNet depth {depth} is not supported (use 18, 34, 50 or 101)"),
     };
 
-    public static ResNet Create(int depth, ResNetOptions? options = null) => new(depth, options ?? new ResNetOptions());
-
-    public ResNet(int depth, ResNetOptions options) : base($"ResNet{depth}")
+    /// <summary>A torchvision ResNet-18/34/50/101.</summary>
+    public static ResNet Create(int depth, ResNetOptions? options = null)
     {
-        var (isBottleneck, blocks) = Layout(depth);
+        var (block, blocks) = Layout(depth);
+        return new ResNet(block, blocks, options ?? new ResNetOptions());
+    }
+
+    /// <summary>Any four-stage layout (e.g. the [2,2,2,3] BasicBlock network of the ONNX "ResNet18").</summary>
+    public ResNet(ResNetBlock block, int[] blocksPerStage, ResNetOptions options)
+        : base($"ResNet{DepthOf(block, blocksPerStage)}")
+    {
+        if (blocksPerStage.Length != 4 || blocksPerStage.Any(b => b < 1))
+            throw new AsdtException($"ResNet needs four stages of at least one block, got [{string.Join(", ", blocksPerStage)}]");
+        bool isBottleneck = block == ResNetBlock.Bottleneck;
+        int depth = DepthOf(block, blocksPerStage);
+        var blocks = blocksPerStage;
+        Block = block; BlocksPerStage = blocksPerStage.ToArray();
         bool[] replace = options.OutputStride switch
         {
             32 => [false, false, false],
