@@ -65,27 +65,18 @@ public sealed record DatasetDescriptor
     /// <summary>The folder a relative <see cref="Root"/> is resolved against (the descriptor file's folder); null for built-ins.</summary>
     [JsonIgnore] public string? BaseDirectory { get; init; }
 
-    static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
 
     public static DatasetDescriptor Load(string path)
     {
         var bytes = DataFiles.ReadAllBytes(path, 4L << 20);
         DatasetDescriptor? d;
-        try { d = JsonSerializer.Deserialize<DatasetDescriptor>(bytes, Json); }
+        try { d = JsonSerializer.Deserialize(bytes, DescriptorJson.Default.DatasetDescriptor); }
         catch (JsonException e) { throw new AsdtException(path, $"not a valid dataset descriptor ({e.Message})", e); }
         if (d == null) throw new AsdtException(path, "not a valid dataset descriptor (null)");
         return d with { BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(path)) };
     }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, DescriptorJson.Default.DatasetDescriptor);
 
     public void Save(string path) => IO.AtomicFile.WriteAllText(path, ToJson() + "\n");
 
@@ -113,7 +104,7 @@ public sealed record DatasetDescriptor
         return Path.GetFullPath(Root);
     }
 
-    sealed class UnmappedConverter : JsonConverter<UnmappedClasses>
+    internal sealed class UnmappedConverter : JsonConverter<UnmappedClasses>
     {
         public override UnmappedClasses Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             reader.GetString() switch
@@ -128,3 +119,14 @@ public sealed record DatasetDescriptor
             writer.WriteStringValue(value switch { UnmappedClasses.Background => "background", UnmappedClasses.Ignore => "ignore", _ => "same-name" });
     }
 }
+
+/// <summary>Source-generated JSON metadata (works with trimming and with reflection-based serialisation disabled).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DatasetDescriptor))]
+internal sealed partial class DescriptorJson : JsonSerializerContext;
