@@ -15,7 +15,10 @@ namespace Asdt.Models;
 /// an odd total puts the extra pixel at the beginning (Lower) or at the end (Upper). CNTK's ONNX export of
 /// ResNet-18 uses fixed pads that equal SameLower at its 224×224 input (e.g. [3,3,2,2] for the 7×7/2 stem);
 /// computing them per size lets the same network run on any input size with consistent residual shapes.
-/// When the total is even (odd n at a stride-2 layer, every stride-1 layer) SameLower equals Symmetric.</item>
+/// When the total is even (odd n at a stride-2 layer, every stride-1 layer) SameLower equals Symmetric; when it
+/// is odd, SameLower's extra begin pixel makes its windows start where Symmetric's do and the smaller end pad is
+/// never reached, so for odd kernels SameLower and Symmetric give identical outputs at every size (tested);
+/// SameUpper shifts the windows by one pixel.</item>
 /// </list>
 /// </summary>
 public enum PaddingMode { Symmetric, SameLower, SameUpper }
@@ -35,6 +38,19 @@ public static class Padding
         long total = Math.Max((outSize - 1) * stride + effective - n, 0);
         long small = total / 2, big = total - small;
         return mode == PaddingMode.SameLower ? ((int)big, (int)small) : ((int)small, (int)big);
+    }
+
+    /// <summary>
+    /// Padding (begin, end) replaced by the symmetric (begin, begin) when that yields the same windows: PyTorch's
+    /// floor-mode output count is unchanged, so the larger end pad is never read. This lets SAME_LOWER layers run
+    /// without copying the input into a padded tensor (for odd kernels at stride 2 it is always the case).
+    /// </summary>
+    public static bool SymmetricEquivalent(long n, int begin, int end, int kernel, int stride, int dilation)
+    {
+        if (begin == end) return true;
+        if (begin < end) return false;
+        int eff = dilation * (kernel - 1) + 1;
+        return (n + begin + end - eff) / stride == (n + 2 * begin - eff) / stride;
     }
 
     /// <summary>Output size of a layer along one dimension, the same formula PyTorch uses after padding.</summary>
@@ -82,7 +98,8 @@ public sealed class PaddedConv2d : nn.Module<Tensor, Tensor>
     {
         var (top, bottom) = Padding.For(Mode, x.shape[2], KernelSize, Stride, Dilation);
         var (left, right) = Padding.For(Mode, x.shape[3], KernelSize, Stride, Dilation);
-        if (top == bottom && left == right)
+        if (Padding.SymmetricEquivalent(x.shape[2], top, bottom, KernelSize, Stride, Dilation)
+            && Padding.SymmetricEquivalent(x.shape[3], left, right, KernelSize, Stride, Dilation))
             return F.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [top, left], dilation: [Dilation, Dilation]);
         using var padded = F.pad(x, [left, right, top, bottom]);
         return F.conv2d(padded, weight, bias, strides: [Stride, Stride], padding: [0, 0], dilation: [Dilation, Dilation]);
@@ -108,7 +125,8 @@ public sealed class PaddedMaxPool2d : nn.Module<Tensor, Tensor>
     {
         var (top, bottom) = Padding.For(Mode, x.shape[2], KernelSize, Stride, 1);
         var (left, right) = Padding.For(Mode, x.shape[3], KernelSize, Stride, 1);
-        if (top == bottom && left == right && 2 * top <= KernelSize)
+        if (Padding.SymmetricEquivalent(x.shape[2], top, bottom, KernelSize, Stride, 1)
+            && Padding.SymmetricEquivalent(x.shape[3], left, right, KernelSize, Stride, 1) && 2 * top <= KernelSize && 2 * left <= KernelSize)
             return F.max_pool2d(x, [KernelSize, KernelSize], [Stride, Stride], [top, left]);
         using var padded = F.pad(x, [left, right, top, bottom], PaddingModes.Constant, double.NegativeInfinity);
         return F.max_pool2d(padded, [KernelSize, KernelSize], [Stride, Stride]);

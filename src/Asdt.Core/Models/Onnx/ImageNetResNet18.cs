@@ -20,9 +20,11 @@ public sealed class PretrainedBackbone(ResNet network, InputNormalization normal
 /// <see cref="ModelEnvVar"/> / <see cref="PreprocessEnvVar"/> say otherwise. Nothing is downloaded.
 /// <para>
 /// Input sizes: the ONNX graph has fixed pads computed for 224×224 and only runs where residual shapes agree
-/// (multiples of 32). Our network computes the same padding rule (SAME_LOWER, verified against every node's
-/// pads at 224) for each input size, so it accepts any H×W, gives ⌈H/os⌉×⌈W/os⌉ features and reproduces the
-/// ONNX graph exactly at 224×224. The preprocessing subtracts a 224×224 mean image; for general sizes
+/// (multiples of 32): at odd sizes its fixed stride-2 pads (1,0) give ⌊n/2⌋ on the main path but ⌈n/2⌉ on the
+/// 1×1 projection. Our network computes the padding rule the pads come from (SAME_LOWER, verified against every
+/// node's pads at 224) for each input size, so it accepts any H×W, gives ⌈H/os⌉×⌈W/os⌉ features and reproduces
+/// the ONNX graph at 224×224 (to ~1e-7 relative). For these odd kernels SAME_LOWER gives the same outputs as
+/// torchvision's symmetric padding at every size (see <see cref="PaddingMode"/>). The preprocessing subtracts a 224×224 mean image; for general sizes
 /// <see cref="InputNormalization.Apply"/> uses its per-channel average, <see cref="InputNormalization.ApplyExact"/>
 /// the image itself (only at 224×224, for reference checks).
 /// </para>

@@ -125,7 +125,6 @@ public static class OnnxResNetImporter
 
         // Residual blocks.
         var stages = new List<int>();
-        int stem = convs.Count;
         while (true)
         {
             var cons = Consumers(x);
@@ -229,7 +228,6 @@ public static class OnnxResNetImporter
 
         var info = new ImportInfo(net.Depth, stages.ToArray(), mode.Value, epsilons[0], (int)shape[2], (int)shape[3],
             convs.Count, bns.Count, addCount, $"{model.ProducerName} {model.ProducerVersion}".Trim());
-        _ = stem;
         return (net, info);
     }
 
