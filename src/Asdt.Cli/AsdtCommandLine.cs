@@ -26,7 +26,7 @@ public static class AsdtCommandLine
 
     static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return global::Asdt.Cli.Commands.TrainCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)

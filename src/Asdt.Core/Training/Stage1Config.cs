@@ -106,4 +106,6 @@ public sealed record Stage1Config
     /// <summary>"cpu" or "cuda"; the network is device-agnostic, the CRFs run on CPU.</summary>
     public string Device { get; init; } = "cpu";
     public string[] Deviations { get; init; } = [];
+    /// <summary>Values changed from the preset on the command line ("--flag=value").</summary>
+    public string[] Overrides { get; init; } = [];
 }

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>`asdt train`: stage 1 (class-teacher, seg-teacher, student) into a run folder.</summary>
+public static class TrainCommand
+{
+    public static readonly Option<string> Preset = new("--preset") { Description = $"Named preset: {string.Join(", ", Stage1Presets.Names)}", DefaultValueFactory = _ => "quick" };
+    public static readonly Option<string> Out = new("--out") { Description = "Run folder (config.json, metrics.jsonl, checkpoint/)", Required = true };
+    public static readonly Option<bool> Resume = new("--resume") { Description = "Continue the run in --out from its last checkpoint (config is read from the run folder)" };
+    static readonly Option<string?> Dataset = new("--dataset") { Description = "Built-in dataset name or descriptor JSON (overrides the preset)" };
+    static readonly Option<string?> Root = new("--root") { Description = "Dataset root folder" };
+    static readonly Option<string?> Split = new("--split") { Description = "Training split" };
+    static readonly Option<string?> Backbone = new("--backbone") { Description = $"Backbone: {string.Join(", ", Stage1Model.BackboneKinds)}" };
+    static readonly Option<string?> Weights = new("--weights") { Description = "Backbone weights (.pth, .safetensors or ImageNet ResNet-18 .onnx)" };
+    static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
+    static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per batch" };
+    static readonly Option<int?> Crop = new("--crop") { Description = "Crop size in pixels" };
+    static readonly Option<StudentStrategy?> Strategy = new("--strategy") { Description = "Table-4 row: ClassTeacherOnly (I), SegTeacherOnly (II), NaiveMax (III), NaiveMean (IV), Alternate (V, ASDT)" };
+    static readonly Option<int?> Period = new("--period") { Description = "PW wave period T (iterations)" };
+    static readonly Option<double?> Tau = new("--tau") { Description = "PW wave proportion τ" };
+    static readonly Option<PulseWidthReading?> Reading = new("--pw-reading") { Description = "How τ sets T_h: InverseDutyCycle (T_h = T/τ, paper) or HighToLowRatio (T_h/T_l = τ)" };
+    static readonly Option<int?> Warmup = new("--warmup") { Description = "Classifier-only iterations at the start" };
+    static readonly Option<double?> LearningRate = new("--lr") { Description = "Backbone learning rate (new layers ×10 / ×20)" };
+    static readonly Option<double?> Momentum = new("--momentum") { Description = "SGD momentum (RRM's code: effectively 0)" };
+    static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
+    static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for CRFs and energy losses (0 = all cores)" };
+    static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
+    static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
+
+    public static Command Create()
+    {
+        var command = new Command("train", "Stage 1: train the class-teacher, seg-teacher and student (ASDT) and write a run folder.");
+        foreach (var o in AllOptions()) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            string output = parse.GetValue(Out)!;
+            var config = parse.GetValue(Resume) ? ResumeConfig(parse, output) : FromFlags(parse);
+            Train(config, output, parse.GetValue(Resume));
+            return 0;
+        });
+        return command;
+    }
+
+    static IEnumerable<Option> AllOptions() =>
+    [
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Warmup, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
+    ];
+
+    static Stage1Config ResumeConfig(ParseResult parse, string output)
+    {
+        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        if (overridden.Length > 0)
+            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)}");
+        return AsdtJson.Read<Stage1Config>(Path.Combine(output, Stage1Trainer.ConfigFile));
+    }
+
+    /// <summary>The preset with every flag the user gave applied on top (and listed in <see cref="Stage1Config.Overrides"/>).</summary>
+    public static Stage1Config FromFlags(ParseResult parse)
+    {
+        var c = Stage1Presets.Get(parse.GetValue(Preset)!);
+        var overrides = new List<string>();
+        T? Set<T>(Option<T?> option, T? current) where T : struct
+        {
+            var v = parse.GetValue(option);
+            if (v is null) return current;
+            overrides.Add($"{option.Name}={v}");
+            return v;
+        }
+        string? SetS(Option<string?> option, string? current)
+        {
+            var v = parse.GetValue(option);
+            if (v is null) return current;
+            overrides.Add($"{option.Name}={v}");
+            return v;
+        }
+        c = c with
+        {
+            Data = c.Data with
+            {
+                Dataset = SetS(Dataset, c.Data.Dataset)!,
+                Root = SetS(Root, c.Data.Root),
+                Split = SetS(Split, c.Data.Split)!,
+                CropSize = Set(Crop, c.Data.CropSize) ?? c.Data.CropSize,
+            },
+            Backbone = c.Backbone with { Kind = SetS(Backbone, c.Backbone.Kind)!, Weights = SetS(Weights, c.Backbone.Weights) },
+            Iterations = Set(Iterations, c.Iterations) ?? c.Iterations,
+            BatchSize = Set(BatchSize, c.BatchSize) ?? c.BatchSize,
+            Strategy = Set(Strategy, c.Strategy) ?? c.Strategy,
+            PulseWidth = c.PulseWidth with
+            {
+                Period = Set(Period, c.PulseWidth.Period) ?? c.PulseWidth.Period,
+                Tau = Set(Tau, c.PulseWidth.Tau) ?? c.PulseWidth.Tau,
+                Reading = Set(Reading, c.PulseWidth.Reading) ?? c.PulseWidth.Reading,
+            },
+            ClassifierWarmup = Set(Warmup, c.ClassifierWarmup) ?? c.ClassifierWarmup,
+            Optimizer = c.Optimizer with
+            {
+                LearningRate = Set(LearningRate, c.Optimizer.LearningRate) ?? c.Optimizer.LearningRate,
+                Momentum = Set(Momentum, c.Optimizer.Momentum) ?? c.Optimizer.Momentum,
+            },
+            Seed = Set(Seed, c.Seed) ?? c.Seed,
+            Threads = Set(Threads, c.Threads) ?? c.Threads,
+            CheckpointEvery = Set(CheckpointEvery, c.CheckpointEvery) ?? c.CheckpointEvery,
+            Device = SetS(Device, c.Device)!,
+        };
+        return c with { Overrides = [.. c.Overrides, .. overrides] };
+    }
+
+    public static void Train(Stage1Config config, string output, bool resume)
+    {
+        Console.WriteLine($"asdt train: preset {config.Preset}, {config.Strategy}, {config.PulseWidth.Signal()}, {config.Iterations} iterations → {output}");
+        var trainer = new Stage1Trainer(config, output);
+        ProgressDisplay.Run("stage 1", config.Iterations, 0, sink => trainer.Run(resume, sink));
+    }
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using Asdt.Data;
+using Asdt.IO;
+using Asdt.Models;
+using Asdt.Runs;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Asdt.Training;
+
+/// <summary>
+/// Stage-1 training loop (ALGORITHM.md §6.5–6.6): SGD with three parameter groups and the poly
+/// schedule, one <see cref="Stage1Step"/> per iteration, metrics per iteration, atomic checkpoints
+/// every N iterations and at the end, and resume from the last checkpoint. Every iteration runs in
+/// its own dispose scope so memory stays flat.
+/// </summary>
+public sealed class Stage1Trainer
+{
+    public const string ConfigFile = "config.json";
+    public const string MetricsFile = "metrics.jsonl";
+    public const string CheckpointFolder = "checkpoint";
+
+    readonly Stage1Config config;
+    readonly string runFolder;
+
+    public Stage1Trainer(Stage1Config config, string runFolder)
+    {
+        this.config = config;
+        this.runFolder = runFolder;
+    }
+
+    /// <summary>Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.</summary>
+    public void Run(bool resume, IProgressSink? progress = null, Action<IterationMetrics>? onIteration = null, CancellationToken cancel = default)
+    {
+        Directory.CreateDirectory(runFolder);
+        string configPath = Path.Combine(runFolder, ConfigFile);
+        string configJson = AsdtJson.Serialize(config);
+        string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
+        if (resume)
+        {
+            if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
+            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson);
+            if (differences.Count > 0)
+                throw new AsdtException(configPath, $"cannot resume: the run was started with a different configuration ({string.Join("; ", differences)})");
+        }
+        else
+        {
+            if (File.Exists(Path.Combine(checkpointPath, Stage1Checkpoint.StateFile)))
+                throw new AsdtException(runFolder, "run folder already holds a trained run; pass --resume to continue it or choose another --out");
+            AtomicFile.WriteAllText(configPath, configJson);
+        }
+
+        var device = torch.device(config.Device);
+        torch.manual_seed(config.Seed);
+        var (network, normalization, dataset) = Stage1Model.Create(config);
+        network.to(device);
+        var sampler = new TrainingSampler(dataset.TrainingItems(config.Data.Split), new AugmentationOptions
+        {
+            BatchSize = config.BatchSize,
+            CropSize = config.Data.CropSize,
+            MinScale = config.Data.ScaleMin,
+            MaxScale = config.Data.ScaleMax,
+            FlipProbability = config.Data.Flip ? 0.5 : 0,
+            Seed = config.Seed,
+        }, normalization);
+
+        var optimizer = CreateOptimizer(network);
+        long start = 0;
+        if (resume && File.Exists(Path.Combine(checkpointPath, Stage1Checkpoint.StateFile)))
+            start = Stage1Checkpoint.Load(checkpointPath, network, optimizer);
+
+        var step = new Stage1Step(config, network);
+        using var metrics = new MetricsLog(Path.Combine(runFolder, MetricsFile), resumeFromStep: start);
+        var runClock = Stopwatch.StartNew();
+        for (long t = start; t < config.Iterations; t++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var iterationClock = Stopwatch.StartNew();
+            IterationMetrics record;
+            using (var scope = NewDisposeScope())
+            {
+                network.train();
+                // Dropout's randomness is a function of (seed, t) alone, so a resumed run repeats the
+                // uninterrupted one exactly without saving the generator's state.
+                torch.manual_seed(config.Seed * 1_000_003L + t);
+                var batch = sampler.Batch(t);
+                double lr = SetPolyLearningRate(optimizer, t);
+                var (loss, m) = step.Run(batch, t, device);
+                double lossValue = loss.item<float>();
+                if (!double.IsFinite(lossValue))
+                    throw new AsdtException(Path.Combine(runFolder, MetricsFile),
+                        $"loss became {lossValue} at iteration {t} ({NonFiniteTerms(m)}); the last good checkpoint in {checkpointPath} is intact");
+                var backwardClock = Stopwatch.StartNew();
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                m.Timings["backward"] = backwardClock.Elapsed.TotalSeconds;
+                double seconds = iterationClock.Elapsed.TotalSeconds;
+                record = m with { LearningRate = lr, Loss = lossValue, Seconds = seconds, ImagesPerSecond = batch.Size / seconds };
+            }
+            metrics.Append(record);
+            onIteration?.Invoke(record);
+            progress?.Report(t + 1, $"{record.Phase} loss {record.Loss:0.000} cls {record.ClassLoss:0.000}");
+            bool last = t + 1 == config.Iterations;
+            if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
+                Stage1Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+        }
+    }
+
+    static string NonFiniteTerms(IterationMetrics m)
+    {
+        var terms = new (string, double?)[]
+        {
+            ("L_cls", m.ClassLoss), ("seg-teacher CE", m.SegTeacherCe), ("seg-teacher L_str", m.SegTeacherEnergy),
+            ("student CE", m.StudentCe), ("student L_str", m.StudentEnergy),
+        };
+        var bad = terms.Where(x => x.Item2 is double v && !double.IsFinite(v)).Select(x => x.Item1).ToArray();
+        return bad.Length > 0 ? "non-finite term: " + string.Join(", ", bad) : "total";
+    }
+
+    /// <summary>SGD groups (ALGORITHM.md §6.6): backbone convs 1×lr, new-layer weights 10×lr, new-layer biases 20×lr without weight decay.</summary>
+    TorchSharp.Modules.SGD CreateOptimizer(AsdtNetwork network)
+    {
+        var o = config.Optimizer;
+        var groups = new List<TorchSharp.Modules.SGD.ParamGroup>
+        {
+            new(network.BackboneParameters(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate, weight_decay = o.WeightDecay, momentum = o.Momentum }),
+            new(network.NewLayerWeights(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.NewLayerWeightMultiplier, weight_decay = o.WeightDecay, momentum = o.Momentum }),
+            new(network.NewLayerBiases(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.NewLayerBiasMultiplier, weight_decay = 0, momentum = o.Momentum }),
+        };
+        return optim.SGD(groups, o.LearningRate, o.Momentum, weight_decay: o.WeightDecay);
+    }
+
+    /// <summary>Poly schedule lr_g(t) = lr_g(0)·(1 − t/T)^power, set before each step; returns the backbone lr.</summary>
+    double SetPolyLearningRate(TorchSharp.Modules.SGD optimizer, long t)
+    {
+        var o = config.Optimizer;
+        double factor = Math.Pow(1 - (double)t / config.Iterations, o.PolyPower);
+        double[] multipliers = [1, o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier];
+        int g = 0;
+        foreach (var group in optimizer.ParamGroups)
+            group.LearningRate = o.LearningRate * multipliers[Math.Min(g++, multipliers.Length - 1)] * factor;
+        return o.LearningRate * factor;
+    }
+}
