@@ -26,7 +26,8 @@ public static class AsdtCommandLine
 
     static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return Asdt.Cli.Commands.DemoDataCommand.Create();
+        yield return Asdt.Cli.Commands.DatasetCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)
