@@ -26,7 +26,9 @@ public static class AsdtCommandLine
 
     static IEnumerable<Command> Commands()
     {
-        yield return global::Asdt.Cli.Commands.TrainCommand.Create();
+        yield return Asdt.Cli.Commands.DemoDataCommand.Create();
+        yield return Asdt.Cli.Commands.DatasetCommand.Create();
+        yield return Asdt.Cli.Commands.TrainCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)

@@ -161,7 +161,7 @@ public static class DemoDataset
     static Body RandomBody(Random rng, int w, int h, int cls)
     {
         float size = Math.Min(w, h);
-        float a = size * (0.16f + 0.08f * (float)rng.NextDouble());
+        float a = size * (0.2f + 0.1f * (float)rng.NextDouble());
         float aspect = cls switch { 2 => 0.45f, 3 => 0.85f, _ => 0.6f };
         float b = a * aspect * (0.9f + 0.2f * (float)rng.NextDouble());
         double ux = rng.NextDouble() * 2 - 1, uy = rng.NextDouble() * 2 - 1;

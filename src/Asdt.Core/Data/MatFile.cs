@@ -292,8 +292,8 @@ public static class MatFile
             if (count > Remaining - 8)
                 throw new AsdtException(Path, $"truncated MAT file (element at byte {Position} declares {count} bytes, {Remaining - 8} remain)");
             var data = new Segment(Position + 8, (int)count);
-            long after = (long)Position + 8 + count;
-            if (!(compressedUnpadded && type == miCOMPRESSED)) after = (after + 7) & ~7L;
+            long padded = compressedUnpadded && type == miCOMPRESSED ? count : (count + 7L) & ~7L; // padding is relative to the element
+            long after = (long)Position + 8 + padded;
             next = (int)Math.Min(after, end);
             return (type, data, false);
         }
