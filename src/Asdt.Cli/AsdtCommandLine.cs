@@ -26,7 +26,7 @@ public static class AsdtCommandLine
 
     static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return Asdt.Cli.Commands.CrfCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)
