@@ -1,1 +1,18 @@
-Console.WriteLine("bench: see bench/README.md");
+// Benchmark runner: `dotnet run -c Release --project bench/Asdt.Bench -- <benchmark> [args]`.
+// Each benchmark is a class in its own file with a static Run(string[] args) → exit code; register it below.
+using Asdt.Bench;
+
+var benchmarks = new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
+{
+    ["crf"] = ("dense CRF and permutohedral lattice: speed and peak memory", CrfBenchmark.Run),
+    [CrfBenchmark.ChildCommand] = ("(internal) one CRF measurement in a fresh process", CrfBenchmark.RunChild),
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var bench))
+{
+    Console.Error.WriteLine("usage: Asdt.Bench <benchmark> [args]");
+    foreach (var (name, b) in benchmarks)
+        if (!name.EndsWith("-child")) Console.Error.WriteLine($"  {name,-12} {b.Help}");
+    return args.Length == 0 ? 0 : 2;
+}
+return bench.Run(args[1..]);

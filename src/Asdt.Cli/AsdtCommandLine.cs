@@ -28,6 +28,7 @@ public static class AsdtCommandLine
     {
         yield return Asdt.Cli.Commands.DemoDataCommand.Create();
         yield return Asdt.Cli.Commands.DatasetCommand.Create();
+        yield return Asdt.Cli.Commands.CrfCommand.Create();
         yield return Asdt.Cli.Commands.TrainCommand.Create();
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Asdt.Crf;
@@ -49,12 +50,11 @@ public static class DenseCrf
 /// </summary>
 public sealed class DenseCrf2D
 {
-    const float PadLogit = -1e30f;
     readonly int _n;
     readonly PermutohedralLattice? _gauss, _bilat;
     readonly float[]? _normG, _normB;
     readonly object _sync = new();
-    float[] _negU = [], _q = [];
+    float[] _pc = [], _q = [];
 
     public int Width { get; }
     public int Height { get; }
@@ -121,7 +121,7 @@ public sealed class DenseCrf2D
             var sw = Stopwatch.StartNew();
             int stride = PermutohedralLattice.StrideFor(labels);
             long need = (long)_n * stride;
-            if (_negU.Length != need) { _negU = new float[need]; _q = new float[need]; }
+            if (_pc.Length != need) { _pc = new float[need]; _q = new float[need]; }
             LoadUnary(probabilities, labels, stride);
             _gauss?.EnsureBuffers(stride, threads);
             _bilat?.EnsureBuffers(stride, threads);
@@ -140,31 +140,33 @@ public sealed class DenseCrf2D
 
     Action<int, int> InitRange(int stride) => (lo, hi) =>
     {
-        _negU.AsSpan(lo * stride, (hi - lo) * stride).CopyTo(_q.AsSpan(lo * stride));
-        for (int i = lo; i < hi; i++) Softmax(_q.AsSpan(i * stride, stride));
+        for (int i = lo; i < hi; i++)
+        {
+            ReadOnlySpan<float> pc = _pc.AsSpan(i * stride, stride);
+            float sum = 0;
+            foreach (float v in pc) sum += v;
+            float inv = 1f / sum;
+            Span<float> q = _q.AsSpan(i * stride, stride);
+            for (int k = 0; k < q.Length; k++) q[k] = pc[k] * inv;
+        }
     };
 
-    /// <summary>negU = log(clip(p, 1e-5, 1)) point-major padded; padding lanes get a huge negative logit so that Q stays 0 there.</summary>
+    /// <summary>
+    /// Stores the clipped probabilities p_c = clip(p, 1e-5, 1) point-major padded (padding lanes 0). Mean field
+    /// then computes softmax(log p_c + m) as p_c·exp(m − max m) / Σ — the same numbers without any logarithm.
+    /// </summary>
     void LoadUnary(ReadOnlySpan<float> p, int labels, int stride)
     {
-        var negU = _negU;
+        var pc = _pc;
         if (stride > labels)
-            for (int i = 0; i < _n; i++) negU.AsSpan(i * stride + labels, stride - labels).Fill(PadLogit);
-        var lo = Vector256.Create(DenseCrf.ProbabilityFloor);
-        var hi = Vector256.Create(1f);
+            for (int i = 0; i < _n; i++) pc.AsSpan(i * stride + labels, stride - labels).Clear();
         for (int l = 0; l < labels; l++)
         {
             ReadOnlySpan<float> row = p.Slice(l * _n, _n);
-            int i = 0;
-            for (; i + 8 <= _n; i += 8)
-            {
-                var v = Vector256.Log(Vector256.Min(Vector256.Max(Vector256.Create(row.Slice(i, 8)), lo), hi));
-                for (int k = 0; k < 8; k++) negU[(i + k) * stride + l] = v.GetElement(k);
-            }
-            for (; i < _n; i++)
+            for (int i = 0, o = l; i < row.Length; i++, o += stride)
             {
                 float x = row[i];
-                negU[i * stride + l] = MathF.Log(float.IsNaN(x) ? DenseCrf.ProbabilityFloor : Math.Clamp(x, DenseCrf.ProbabilityFloor, 1f));
+                pc[o] = x >= DenseCrf.ProbabilityFloor ? (x <= 1f ? x : 1f) : DenseCrf.ProbabilityFloor; // NaN → floor
             }
         }
     }
@@ -188,77 +190,93 @@ public sealed class DenseCrf2D
     /// <summary>Q_i = softmax(−U_i + w_g α norm_g,i Σ_r w K_g[...] + w_b α norm_b,i Σ_r w K_b[...]).</summary>
     unsafe void SliceSoftmaxRange(float[]? bg, float[]? bb, int stride, int lo, int hi)
     {
-        var q = _q;
-        fixed (float* qp = q)
-        fixed (float* up = _negU)
+        var empty = Array.Empty<float>();
+        var emptyI = Array.Empty<int>();
+        var g = _gauss; var b = _bilat;
+        int dg = g == null ? 0 : g.Dimensions + 1, db = b == null ? 0 : b.Dimensions + 1;
+        float cg = g == null ? 0 : g.Alpha * Parameters.GaussianWeight;
+        float cb = b == null ? 0 : b.Alpha * Parameters.BilateralWeight;
+        fixed (float* qp = _q)
+        fixed (float* up = _pc)
+        fixed (float* bufG = bg ?? empty)
+        fixed (float* bufB = bb ?? empty)
+        fixed (int* rowsG = g?.Rows ?? emptyI)
+        fixed (int* rowsB = b?.Rows ?? emptyI)
+        fixed (float* wG = g?.Weights ?? empty)
+        fixed (float* wB = b?.Weights ?? empty)
+        fixed (float* nG = _normG ?? empty)
+        fixed (float* nB = _normB ?? empty)
         {
             for (int i = lo; i < hi; i++)
             {
                 float* row = qp + (long)i * stride;
-                new ReadOnlySpan<float>(up + (long)i * stride, stride).CopyTo(new Span<float>(row, stride));
-                if (_gauss != null) AddSlice(_gauss, bg!, _normG![i] * _gauss.Alpha * Parameters.GaussianWeight, i, row, stride);
-                if (_bilat != null) AddSlice(_bilat, bb!, _normB![i] * _bilat.Alpha * Parameters.BilateralWeight, i, row, stride);
-                Softmax(new Span<float>(row, stride));
+                float* u = up + (long)i * stride;
+                if (stride == 4)
+                {
+                    var x = Vector128<float>.Zero;
+                    if (dg > 0) x = Vector128.FusedMultiplyAdd(Gather4(bufG, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector128.Create(cg * nG[i]), x);
+                    if (db > 0) x = Vector128.FusedMultiplyAdd(Gather4(bufB, rowsB + (long)i * db, wB + (long)i * db, db), Vector128.Create(cb * nB[i]), x);
+                    Vector128.Store(x, row);
+                    Softmax4(row, u);
+                    continue;
+                }
+                for (int k = 0; k < stride; k += 8)
+                {
+                    var x = Vector256<float>.Zero;
+                    if (dg > 0) x = Vector256.FusedMultiplyAdd(Gather8(bufG + k, stride, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector256.Create(cg * nG[i]), x);
+                    if (db > 0) x = Vector256.FusedMultiplyAdd(Gather8(bufB + k, stride, rowsB + (long)i * db, wB + (long)i * db, db), Vector256.Create(cb * nB[i]), x);
+                    Vector256.Store(x, row + k);
+                }
+                Softmax8(row, u, stride);
             }
         }
     }
 
-    static unsafe void AddSlice(PermutohedralLattice lattice, float[] bufArr, float scale, int i, float* row, int stride)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector128<float> Gather4(float* buf, int* rows, float* w, int d1)
     {
-        int d1 = lattice.Dimensions + 1;
-        fixed (float* buf = bufArr)
-        fixed (int* rowsAll = lattice.Rows)
-        fixed (float* wAll = lattice.Weights)
-        {
-            int* rr = rowsAll + (long)i * d1;
-            float* ww = wAll + (long)i * d1;
-            if (stride == 4)
-            {
-                var acc = Vector128<float>.Zero;
-                for (int r = 0; r < d1; r++) acc = Vector128.FusedMultiplyAdd(Vector128.Load(buf + (long)rr[r] * 4), Vector128.Create(ww[r]), acc);
-                Vector128.Store(Vector128.FusedMultiplyAdd(acc, Vector128.Create(scale), Vector128.Load(row)), row);
-                return;
-            }
-            var s = Vector256.Create(scale);
-            for (int k = 0; k < stride; k += 8)
-            {
-                var acc = Vector256<float>.Zero;
-                for (int r = 0; r < d1; r++) acc = Vector256.FusedMultiplyAdd(Vector256.Load(buf + (long)rr[r] * stride + k), Vector256.Create(ww[r]), acc);
-                Vector256.Store(Vector256.FusedMultiplyAdd(acc, s, Vector256.Load(row + k)), row + k);
-            }
-        }
+        var acc = Vector128<float>.Zero;
+        for (int r = 0; r < d1; r++) acc = Vector128.FusedMultiplyAdd(Vector128.Load(buf + (long)rows[r] * 4), Vector128.Create(w[r]), acc);
+        return acc;
     }
 
-    /// <summary>In-place softmax over a padded row (stride 4 or a multiple of 8).</summary>
-    static unsafe void Softmax(Span<float> x)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector256<float> Gather8(float* buf, int stride, int* rows, float* w, int d1)
     {
-        fixed (float* p = x)
+        var acc = Vector256<float>.Zero;
+        for (int r = 0; r < d1; r++) acc = Vector256.FusedMultiplyAdd(Vector256.Load(buf + (long)rows[r] * stride), Vector256.Create(w[r]), acc);
+        return acc;
+    }
+
+    /// <summary>q ← p_c ⊙ exp(m − max m) / Σ (in place over the message row m); = softmax(log p_c + m).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Softmax4(float* m, float* pc)
+    {
+        var v = Vector128.Load(m);
+        var mx = Vector128.Max(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        mx = Vector128.Max(mx, Vector128.Shuffle(mx, Vector128.Create(1, 0, 3, 2)));
+        var e = FastMath.Exp(v - mx) * Vector128.Load(pc);
+        Vector128.Store(e * (1f / Vector128.Sum(e)), m);
+    }
+
+    /// <summary>As <see cref="Softmax4"/> for a row whose length is a multiple of 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Softmax8(float* m, float* pc, int n)
+    {
+        var mx = Vector256.Load(m);
+        for (int k = 8; k < n; k += 8) mx = Vector256.Max(mx, Vector256.Load(m + k));
+        var m128 = Vector128.Max(mx.GetLower(), mx.GetUpper());
+        m128 = Vector128.Max(m128, Vector128.Shuffle(m128, Vector128.Create(2, 3, 0, 1)));
+        m128 = Vector128.Max(m128, Vector128.Shuffle(m128, Vector128.Create(1, 0, 3, 2)));
+        var mv = Vector256.Create(m128, m128);
+        var sum = Vector256<float>.Zero;
+        for (int k = 0; k < n; k += 8)
         {
-            int n = x.Length;
-            if (n == 4)
-            {
-                var v = Vector128.Load(p);
-                float m4 = MathF.Max(MathF.Max(v[0], v[1]), MathF.Max(v[2], v[3]));
-                var e = Vector128.Exp(v - Vector128.Create(m4));
-                float s4 = Vector128.Sum(e);
-                Vector128.Store(e * (1f / s4), p);
-                return;
-            }
-            var mx = Vector256.Load(p);
-            for (int k = 8; k < n; k += 8) mx = Vector256.Max(mx, Vector256.Load(p + k));
-            var lo = mx.GetLower(); var hi = mx.GetUpper();
-            var m128 = Vector128.Max(lo, hi);
-            float m = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3]));
-            var mv = Vector256.Create(m);
-            var sum = Vector256<float>.Zero;
-            for (int k = 0; k < n; k += 8)
-            {
-                var e = Vector256.Exp(Vector256.Load(p + k) - mv);
-                Vector256.Store(e, p + k);
-                sum += e;
-            }
-            var inv = Vector256.Create(1f / Vector256.Sum(sum));
-            for (int k = 0; k < n; k += 8) Vector256.Store(Vector256.Load(p + k) * inv, p + k);
+            var e = FastMath.Exp(Vector256.Load(m + k) - mv) * Vector256.Load(pc + k);
+            Vector256.Store(e, m + k);
+            sum += e;
         }
+        var inv = Vector256.Create(1f / Vector256.Sum(sum));
+        for (int k = 0; k < n; k += 8) Vector256.Store(Vector256.Load(m + k) * inv, m + k);
     }
 }

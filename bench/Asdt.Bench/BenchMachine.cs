@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Asdt.Bench;
+
+/// <summary>Machine description and process memory, shared by the benchmarks.</summary>
+static class BenchMachine
+{
+    public static string CpuModel()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name")) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    public static string Describe() =>
+        $"CPU: {CpuModel()}, {Environment.ProcessorCount} cores; {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}; " +
+        $"AVX2 {Vector256.IsHardwareAccelerated}, AVX-512 {Vector512.IsHardwareAccelerated}, Vector<float> {System.Numerics.Vector<float>.Count} lanes";
+
+    /// <summary>Peak resident set (VmHWM) of this process in MiB, from /proc/self/status (or PeakWorkingSet64).</summary>
+    public static double PeakMiB()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:"))
+                    return long.Parse(line[6..].Trim().Split(' ')[0]) / 1024.0;
+        }
+        catch (IOException) { }
+        return System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+
+    public static string? SharedData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Asdt.slnx")))
+                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+        return null;
+    }
+}
