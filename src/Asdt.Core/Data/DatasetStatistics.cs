@@ -34,7 +34,7 @@ public sealed class DatasetStatistics
         var sizes = new (int W, int H)[ids.Count];
         var labelCounts = new int[ids.Count];
         var gate = new object();
-        Parallel.For(0, ids.Count, () => (new long[256], new long[n]), (i, _, local) =>
+        ParallelLoop.For(0, ids.Count, () => (new long[256], new long[n]), (i, _, local) =>
         {
             string id = ids[i];
             var mask = ds.LoadMask(id);

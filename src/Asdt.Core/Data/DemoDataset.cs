@@ -27,7 +27,7 @@ public static class DemoDataset
         if (count < 2) throw new AsdtException(root, $"the demo dataset needs at least 2 images (asked for {count})");
         root = Path.GetFullPath(root);
         var ids = Enumerable.Range(0, count).Select(IdOf).ToArray();
-        Parallel.For(0, count, i =>
+        ParallelLoop.For(0, count, i =>
         {
             var s = Render(i, seed);
             ImageFile.WritePng(Path.Combine(root, "JPEGImages", s.Id + ".png"), s.Image);

@@ -103,7 +103,7 @@ public sealed class SegmentationDataset : ITrainingSource
         if (ids.Count == 0) throw new AsdtException(file, "split file lists no ids");
         if (!Descriptor.KeepOnlyImagesWithForeground) return ids;
         var keep = new bool[ids.Count];
-        Parallel.For(0, ids.Count, i => keep[i] = ImageClasses(ids[i]).Count > 0);
+        ParallelLoop.For(0, ids.Count, i => keep[i] = ImageClasses(ids[i]).Count > 0);
         return ids.Where((_, i) => keep[i]).ToArray();
     }
 

@@ -88,7 +88,7 @@ public sealed class TrainingSampler
             Images = new float[(long)b * 3 * s * s],
             CropRgb = new byte[b][], Roi = new byte[b][], Labels = new float[b][], Masks = new byte[b][],
         };
-        Parallel.For(0, b, j => Fill(batch, j, offsetDraws[j]));
+        ParallelLoop.For(0, b, j => Fill(batch, j, offsetDraws[j]));
         return batch;
     }
 
