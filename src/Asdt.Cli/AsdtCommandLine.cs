@@ -30,6 +30,8 @@ public static class AsdtCommandLine
         yield return Asdt.Cli.Commands.DatasetCommand.Create();
         yield return Asdt.Cli.Commands.CrfCommand.Create();
         yield return Asdt.Cli.Commands.TrainCommand.Create();
+        yield return Asdt.Cli.Commands.PsmCommand.Create();
+        yield return Asdt.Cli.Commands.EvalCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Asdt.Evaluation;
+using Asdt.Psm;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>`asdt psm`: pseudo segmentation masks from a trained stage-1 run.</summary>
+public static class PsmCommand
+{
+    static readonly Option<string> Run = new("--run") { Description = "Stage-1 run folder (from asdt train)", Required = true };
+    static readonly Option<string?> Out = new("--out") { Description = "Output folder for <id>.png palette masks [default: <run>/psm-<split>]" };
+    static readonly Option<string?> Split = new("--split") { Description = "Split to label [default: the run's training split]" };
+    static readonly Option<string?> Dataset = new("--dataset") { Description = "Another dataset with the same classes (built-in name or descriptor)" };
+    static readonly Option<string?> Root = new("--root") { Description = "Dataset root folder" };
+    static readonly Option<PsmSource> Source = new("--source") { Description = "Max (P̄ = max(P^st, P^s), ASDT), SegTeacher (P^st) or Student (P^s)", DefaultValueFactory = _ => PsmSource.Max };
+    static readonly Option<bool> NoRestrict = new("--no-restrict") { Description = "Do not restrict classes to the image-level labels (RRM's val protocol)" };
+    static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Plain argmax, no dense CRF" };
+    static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i (for job arrays)" };
+    static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+
+    public static Command Create()
+    {
+        var command = new Command("psm", "Write pseudo segmentation masks (P̄ → dense CRF → argmax) for a split as VOC palette PNGs; resumable, shardable.")
+        {
+            Run, Out, Split, Dataset, Root, Source, NoRestrict, NoCrf, ShardOption, Threads,
+        };
+        command.SetAction(parse =>
+        {
+            string run = parse.GetValue(Run)!;
+            using var stage1 = Stage1Run.Open(run, parse.GetValue(Dataset), parse.GetValue(Root));
+            string split = parse.GetValue(Split) ?? stage1.Config.Data.Split;
+            string output = parse.GetValue(Out) ?? Path.Combine(run, $"psm-{split}");
+            var settings = new PsmSettings
+            {
+                Source = parse.GetValue(Source),
+                RestrictToImageLabels = !parse.GetValue(NoRestrict),
+                Crf = parse.GetValue(NoCrf) ? null : stage1.Config.SegTeacherCrf,
+                Threads = parse.GetValue(Threads),
+            };
+            Generate(stage1, split, output, settings, Shard.Parse(parse.GetValue(ShardOption)));
+            return 0;
+        });
+        return command;
+    }
+
+    public static void Generate(Stage1Run stage1, string split, string output, PsmSettings settings, Shard shard)
+    {
+        var clock = Stopwatch.StartNew();
+        int written = 0, total = shard.Select(stage1.Dataset.Ids(split)).Count;
+        ProgressDisplay.Run($"psm {split}", total, 0, sink =>
+            written = PseudoMaskGenerator.Run(stage1.Network, stage1.Normalization, stage1.Dataset, split, output, settings, shard,
+                (done, all) => sink.Report(done, "")));
+        Console.WriteLine($"psm: {written} masks written, {total - written} already there, to {output} in {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+}
