@@ -117,68 +117,79 @@ public sealed class PermutohedralLattice
     static unsafe int Locate(float* features, int d, int lo, int hi, float[] weights, int[] remOut, byte[] rankOut)
     {
         int d1 = d + 1;
-        Span<float> scale = stackalloc float[d];
+        float* scale = stackalloc float[d];
         float invStd = MathF.Sqrt(2f / 3f) * d1;
         for (int k = 0; k < d; k++) scale[k] = invStd / MathF.Sqrt((k + 1f) * (k + 2f));
-        Span<float> elevated = stackalloc float[d1];
-        Span<int> rem0 = stackalloc int[d1];
-        Span<int> rank = stackalloc int[d1];
-        Span<float> bary = stackalloc float[d1 + 1];
+        float* elevated = stackalloc float[d1];
+        float* resid = stackalloc float[d1];
+        int* rem0 = stackalloc int[d1];
+        int* rank = stackalloc int[d1];
+        float* bary = stackalloc float[d1 + 1];
         float down = 1f / d1;
         int maxAbs = 0;
-        for (int i = lo; i < hi; i++)
+        fixed (float* wAll = weights)
+        fixed (int* remAll = remOut)
+        fixed (byte* rankAll = rankOut)
         {
-            var f = new ReadOnlySpan<float>(features + (long)i * d, d);
-            // Elevate onto the hyperplane Σ e = 0 (running-sum recurrence).
-            float sum = 0;
-            for (int j = d; j > 0; j--)
+            for (int i = lo; i < hi; i++)
             {
-                float cf = f[j - 1] * scale[j - 1];
-                elevated[j] = sum - j * cf;
-                sum += cf;
-            }
-            elevated[0] = sum;
-            // Nearest remainder-0 point.
-            int s = 0;
-            for (int j = 0; j <= d; j++)
-            {
-                int r = (int)MathF.Round(elevated[j] * down);
-                rem0[j] = r * d1;
-                s += r;
-            }
-            // Rank the residuals (ties by index).
-            rank.Clear();
-            for (int j = 0; j < d; j++)
-            {
-                float dj = elevated[j] - rem0[j];
-                for (int k = j + 1; k <= d; k++)
+                float* f = features + (long)i * d;
+                // Elevate onto the hyperplane Σ e = 0 (running-sum recurrence).
+                float sum = 0;
+                for (int j = d; j > 0; j--)
                 {
-                    if (dj < elevated[k] - rem0[k]) rank[j]++;
-                    else rank[k]++;
+                    float cf = f[j - 1] * scale[j - 1];
+                    elevated[j] = sum - j * cf;
+                    sum += cf;
                 }
-            }
-            // Back onto the plane.
-            for (int j = 0; j <= d; j++)
-            {
-                rank[j] += s;
-                if (rank[j] < 0) { rank[j] += d1; rem0[j] += d1; }
-                else if (rank[j] > d) { rank[j] -= d1; rem0[j] -= d1; }
-            }
-            // Barycentric weights.
-            bary.Clear();
-            for (int j = 0; j <= d; j++)
-            {
-                float v = (elevated[j] - rem0[j]) * down;
-                bary[d - rank[j]] += v;
-                bary[d - rank[j] + 1] -= v;
-            }
-            bary[0] += 1f + bary[d1];
-            bary[..d1].CopyTo(weights.AsSpan(i * d1, d1));
-            for (int j = 0; j < d; j++)
-            {
-                remOut[i * d + j] = rem0[j];
-                rankOut[i * d + j] = (byte)rank[j];
-                maxAbs = Math.Max(maxAbs, Math.Abs(rem0[j]));
+                elevated[0] = sum;
+                // Nearest remainder-0 point.
+                int s = 0;
+                for (int j = 0; j <= d; j++)
+                {
+                    int r = (int)MathF.Round(elevated[j] * down);
+                    rem0[j] = r * d1;
+                    resid[j] = elevated[j] - rem0[j];
+                    rank[j] = 0;
+                    s += r;
+                }
+                // Rank the residuals (ties by index).
+                for (int j = 0; j < d; j++)
+                {
+                    float dj = resid[j];
+                    int rj = rank[j];
+                    for (int k = j + 1; k <= d; k++)
+                    {
+                        int c = dj < resid[k] ? 1 : 0;   // branch-free: residual order is data-dependent
+                        rj += c;
+                        rank[k] += 1 - c;
+                    }
+                    rank[j] = rj;
+                }
+                // Back onto the plane, barycentric weights.
+                for (int j = 0; j <= d1; j++) bary[j] = 0;
+                for (int j = 0; j <= d; j++)
+                {
+                    int rk = rank[j] + s;
+                    if (rk < 0) { rk += d1; rem0[j] += d1; }
+                    else if (rk > d) { rk -= d1; rem0[j] -= d1; }
+                    rank[j] = rk;
+                    float v = (elevated[j] - rem0[j]) * down;
+                    bary[d - rk] += v;
+                    bary[d - rk + 1] -= v;
+                }
+                bary[0] += 1f + bary[d1];
+                float* w = wAll + (long)i * d1;
+                for (int r = 0; r <= d; r++) w[r] = bary[r];
+                int* ro = remAll + (long)i * d;
+                byte* ko = rankAll + (long)i * d;
+                for (int j = 0; j < d; j++)
+                {
+                    ro[j] = rem0[j];
+                    ko[j] = (byte)rank[j];
+                    int a = rem0[j] < 0 ? -rem0[j] : rem0[j];
+                    if (a > maxAbs) maxAbs = a;
+                }
             }
         }
         return maxAbs;
@@ -191,25 +202,36 @@ public sealed class PermutohedralLattice
         void GetKey(int vertex, Span<int> key);
     }
 
-    /// <summary>Vertex rows of every point: vertex r of the simplex has coordinates rem_j + (r if rank_j ≤ d − r else r − (d+1)).</summary>
+    /// <summary>Vertex rows of every point: vertex r of the simplex has coordinates rem_j + (r if rank_j ≤ d − r else r − (d+1)).
+    /// A small direct-mapped cache of recent simplices (most points share theirs with a nearby point) saves the
+    /// d+1 vertex lookups.</summary>
     static void Assign<T>(T table, int n, int d, int[] rem, byte[] rank, int[] rows) where T : struct, ITable
     {
         int d1 = d + 1;
+        const int CacheBits = 12;
+        var cachePoint = new int[1 << CacheBits];   // a point whose simplex hashed to this slot, −1 = none
+        Array.Fill(cachePoint, -1);
         Span<int> key = stackalloc int[d];
         for (int i = 0; i < n; i++)
         {
             int o = i * d1, c = i * d;
-            // Neighbouring points very often fall into the same simplex: reuse its vertices.
-            if (i > 0 && rem.AsSpan(c, d).SequenceEqual(rem.AsSpan(c - d, d)) && rank.AsSpan(c, d).SequenceEqual(rank.AsSpan(c - d, d)))
+            ReadOnlySpan<int> ri = rem.AsSpan(c, d);
+            ReadOnlySpan<byte> ki = rank.AsSpan(c, d);
+            uint h = 2166136261u;
+            for (int j = 0; j < d; j++) h = (h ^ (uint)ri[j] ^ ((uint)ki[j] << 24)) * 16777619u;
+            int slot = (int)(h >> (32 - CacheBits));
+            int prev = cachePoint[slot];
+            if (prev >= 0 && ri.SequenceEqual(rem.AsSpan(prev * d, d)) && ki.SequenceEqual(rank.AsSpan(prev * d, d)))
             {
-                rows.AsSpan(o - d1, d1).CopyTo(rows.AsSpan(o, d1));
+                rows.AsSpan(prev * d1, d1).CopyTo(rows.AsSpan(o, d1));
                 continue;
             }
             for (int r = 0; r <= d; r++)
             {
-                for (int j = 0; j < d; j++) key[j] = rem[c + j] + (rank[c + j] <= d - r ? r : r - d1);
+                for (int j = 0; j < d; j++) key[j] = ri[j] + (ki[j] <= d - r ? r : r - d1);
                 rows[o + r] = table.FindOrAdd(key) + 1;
             }
+            cachePoint[slot] = i;
         }
     }
 
