@@ -38,7 +38,7 @@ public static class DenseCrf
         return result;
     }
 
-    /// <summary>Unary from probabilities as pydensecrf's unary_from_softmax: −log(clip(p, 1e-5, 1)) (returned negated, i.e. log).</summary>
+    /// <summary>Probabilities are clipped to [1e-5, 1] (pydensecrf unary_from_softmax: U = −log(clip(p, 1e-5))).</summary>
     internal const float ProbabilityFloor = 1e-5f;
 }
 
@@ -122,18 +122,13 @@ public sealed class DenseCrf2D
             int stride = PermutohedralLattice.StrideFor(labels);
             long need = (long)_n * stride;
             if (_pc.Length != need) { _pc = new float[need]; _q = new float[need]; }
-            LoadUnary(probabilities, labels, stride);
+            LoadUnary(probabilities, labels, stride, threads);
             _gauss?.EnsureBuffers(stride, threads);
             _bilat?.EnsureBuffers(stride, threads);
             // Q0 = softmax(−U)
             PermutohedralLattice.ForRanges(_n, threads, InitRange(stride));
             for (int it = 0; it < Parameters.Iterations; it++) Step(stride, threads);
-            // Point-major padded → label-major.
-            for (int i = 0; i < _n; i++)
-            {
-                int o = i * stride;
-                for (int l = 0; l < labels; l++) q[l * _n + i] = _q[o + l];
-            }
+            StoreQ(q, labels, stride, threads);   // point-major padded → label-major
             LastInferTime = sw.Elapsed;
         }
     }
@@ -155,19 +150,43 @@ public sealed class DenseCrf2D
     /// Stores the clipped probabilities p_c = clip(p, 1e-5, 1) point-major padded (padding lanes 0). Mean field
     /// then computes softmax(log p_c + m) as p_c·exp(m − max m) / Σ — the same numbers without any logarithm.
     /// </summary>
-    void LoadUnary(ReadOnlySpan<float> p, int labels, int stride)
+    unsafe void LoadUnary(ReadOnlySpan<float> p, int labels, int stride, int threads)
     {
-        var pc = _pc;
-        if (stride > labels)
-            for (int i = 0; i < _n; i++) pc.AsSpan(i * stride + labels, stride - labels).Clear();
-        for (int l = 0; l < labels; l++)
+        fixed (float* pp = p)
         {
-            ReadOnlySpan<float> row = p.Slice(l * _n, _n);
-            for (int i = 0, o = l; i < row.Length; i++, o += stride)
+            var src = (IntPtr)pp;
+            PermutohedralLattice.ForRanges(_n, threads, (lo, hi) =>
             {
-                float x = row[i];
-                pc[o] = x >= DenseCrf.ProbabilityFloor ? (x <= 1f ? x : 1f) : DenseCrf.ProbabilityFloor; // NaN → floor
-            }
+                var pc = _pc;
+                float* p0 = (float*)src;
+                for (int i = lo; i < hi; i++)
+                {
+                    Span<float> row = pc.AsSpan(i * stride, stride);
+                    for (int l = 0; l < labels; l++)
+                    {
+                        float x = p0[(long)l * _n + i];
+                        row[l] = x >= DenseCrf.ProbabilityFloor ? (x <= 1f ? x : 1f) : DenseCrf.ProbabilityFloor; // NaN → floor
+                    }
+                    row[labels..].Clear();
+                }
+            });
+        }
+    }
+
+    unsafe void StoreQ(Span<float> q, int labels, int stride, int threads)
+    {
+        fixed (float* qp = q)
+        {
+            var dst = (IntPtr)qp;
+            PermutohedralLattice.ForRanges(_n, threads, (lo, hi) =>
+            {
+                float* d = (float*)dst;
+                for (int i = lo; i < hi; i++)
+                {
+                    ReadOnlySpan<float> row = _q.AsSpan(i * stride, labels);
+                    for (int l = 0; l < row.Length; l++) d[(long)l * _n + i] = row[l];
+                }
+            });
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -61,105 +62,192 @@ public sealed class PermutohedralLattice
         if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), "need at least one point");
         if (d <= 0 || d > 16) throw new ArgumentOutOfRangeException(nameof(d), "dimensions must be 1..16");
         if (features.Length < (long)n * d) throw new ArgumentException($"features has {features.Length} values, need {n}x{d}", nameof(features));
+        if ((long)n * (d + 1) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(n), "too many points");
+        for (int i = 0; i < n * d; i++)
+            if (!float.IsFinite(features[i]) || Math.Abs(features[i]) > 1e6f)
+                throw new ArgumentException($"feature {i} is {features[i]} (must be finite, |f| ≤ 1e6)", nameof(features));
         int d1 = d + 1;
+        threads = Math.Max(1, threads);
 
-        Span<float> scale = stackalloc float[d];
+        // Phase 1 (parallel over points): simplex of each point — its remainder-0 corner (first d coordinates),
+        // the rank of each coordinate, and the barycentric weights.
+        var weights = new float[n * d1];
+        var rem = new int[n * d];
+        var rank = new byte[n * d];
+        int maxAbs = 0;
+        unsafe
+        {
+            fixed (float* fp = features)
+            {
+                var fptr = (IntPtr)fp;
+                ForRanges(n, threads, (lo, hi) =>
+                {
+                    int m = Locate((float*)fptr, d, lo, hi, weights, rem, rank);
+                    int seen;
+                    while ((seen = Volatile.Read(ref maxAbs)) < m && Interlocked.CompareExchange(ref maxAbs, m, seen) != seen) { }
+                });
+            }
+        }
+
+        // Phase 2 (sequential): hash the simplex corners. Keys pack into one ulong when the coordinates are small
+        // enough (the usual case), else int arrays.
+        int bits = 2;
+        while ((1L << (bits - 1)) <= maxAbs + 2L * d1 + 2) bits++;
+        int[] rows = new int[n * d1];
+        int[] n1, n2;
+        int m;
+        if (bits * d <= 64)
+        {
+            var table = new PackedTable(d, bits, EstimateCapacity(n, d));
+            Assign(new PackedAdapter(table), n, d, rem, rank, rows);
+            m = table.Count;
+            (n1, n2) = Neighbours(new PackedAdapter(table), m, d, threads);
+        }
+        else
+        {
+            var table = new VertexTable(d, EstimateCapacity(n, d));
+            Assign(new IntAdapter(table), n, d, rem, rank, rows);
+            m = table.Count;
+            (n1, n2) = Neighbours(new IntAdapter(table), m, d, threads);
+        }
+        return new PermutohedralLattice(n, d, m, rows, weights, n1, n2);
+    }
+
+    /// <summary>Elevates points [lo, hi) onto the hyperplane, finds their simplex; returns max |coordinate|.</summary>
+    static unsafe int Locate(float* features, int d, int lo, int hi, float[] weights, int[] remOut, byte[] rankOut)
+    {
+        int d1 = d + 1;
+        float* scale = stackalloc float[d];
         float invStd = MathF.Sqrt(2f / 3f) * d1;
         for (int k = 0; k < d; k++) scale[k] = invStd / MathF.Sqrt((k + 1f) * (k + 2f));
-
-        var rows = new int[n * d1];
-        var weights = new float[n * d1];
-        var table = new VertexTable(d, EstimateCapacity(n, d));
-
-        Span<float> elevated = stackalloc float[d1];
-        Span<int> rem0 = stackalloc int[d1];
-        Span<int> rank = stackalloc int[d1];
-        Span<float> bary = stackalloc float[d1 + 1];
-        Span<int> key = stackalloc int[d];
-        Span<int> prevRem0 = stackalloc int[d1];
-        Span<int> prevRank = stackalloc int[d1];
-        bool havePrev = false;
+        float* elevated = stackalloc float[d1];
+        float* resid = stackalloc float[d1];
+        int* rem0 = stackalloc int[d1];
+        int* rank = stackalloc int[d1];
+        float* bary = stackalloc float[d1 + 1];
         float down = 1f / d1;
-
-        for (int i = 0; i < n; i++)
+        int maxAbs = 0;
+        fixed (float* wAll = weights)
+        fixed (int* remAll = remOut)
+        fixed (byte* rankAll = rankOut)
         {
-            ReadOnlySpan<float> f = features.Slice(i * d, d);
-            // Elevate onto the hyperplane Σ e = 0 (running-sum recurrence).
-            float sum = 0;
-            for (int j = d; j > 0; j--)
+            for (int i = lo; i < hi; i++)
             {
-                float cf = f[j - 1] * scale[j - 1];
-                elevated[j] = sum - j * cf;
-                sum += cf;
-            }
-            elevated[0] = sum;
-
-            // Nearest remainder-0 point.
-            int s = 0;
-            for (int j = 0; j <= d; j++)
-            {
-                int r = (int)MathF.Round(elevated[j] * down, MidpointRounding.AwayFromZero);
-                rem0[j] = r * d1;
-                s += r;
-            }
-            // Rank the residuals (ties by index).
-            rank.Clear();
-            for (int j = 0; j < d; j++)
-            {
-                float dj = elevated[j] - rem0[j];
-                for (int k = j + 1; k <= d; k++)
+                float* f = features + (long)i * d;
+                // Elevate onto the hyperplane Σ e = 0 (running-sum recurrence).
+                float sum = 0;
+                for (int j = d; j > 0; j--)
                 {
-                    if (dj < elevated[k] - rem0[k]) rank[j]++;
-                    else rank[k]++;
+                    float cf = f[j - 1] * scale[j - 1];
+                    elevated[j] = sum - j * cf;
+                    sum += cf;
+                }
+                elevated[0] = sum;
+                // Nearest remainder-0 point.
+                int s = 0;
+                for (int j = 0; j <= d; j++)
+                {
+                    int r = (int)MathF.Round(elevated[j] * down);
+                    rem0[j] = r * d1;
+                    resid[j] = elevated[j] - rem0[j];
+                    rank[j] = 0;
+                    s += r;
+                }
+                // Rank the residuals (ties by index).
+                for (int j = 0; j < d; j++)
+                {
+                    float dj = resid[j];
+                    int rj = rank[j];
+                    for (int k = j + 1; k <= d; k++)
+                    {
+                        int c = dj < resid[k] ? 1 : 0;   // branch-free: residual order is data-dependent
+                        rj += c;
+                        rank[k] += 1 - c;
+                    }
+                    rank[j] = rj;
+                }
+                // Back onto the plane, barycentric weights.
+                for (int j = 0; j <= d1; j++) bary[j] = 0;
+                for (int j = 0; j <= d; j++)
+                {
+                    int rk = rank[j] + s;
+                    if (rk < 0) { rk += d1; rem0[j] += d1; }
+                    else if (rk > d) { rk -= d1; rem0[j] -= d1; }
+                    rank[j] = rk;
+                    float v = (elevated[j] - rem0[j]) * down;
+                    bary[d - rk] += v;
+                    bary[d - rk + 1] -= v;
+                }
+                bary[0] += 1f + bary[d1];
+                float* w = wAll + (long)i * d1;
+                for (int r = 0; r <= d; r++) w[r] = bary[r];
+                int* ro = remAll + (long)i * d;
+                byte* ko = rankAll + (long)i * d;
+                for (int j = 0; j < d; j++)
+                {
+                    ro[j] = rem0[j];
+                    ko[j] = (byte)rank[j];
+                    int a = rem0[j] < 0 ? -rem0[j] : rem0[j];
+                    if (a > maxAbs) maxAbs = a;
                 }
             }
-            // Back onto the plane.
-            for (int j = 0; j <= d; j++)
-            {
-                rank[j] += s;
-                if (rank[j] < 0) { rank[j] += d1; rem0[j] += d1; }
-                else if (rank[j] > d) { rank[j] -= d1; rem0[j] -= d1; }
-            }
-            // Barycentric weights.
-            bary.Clear();
-            for (int j = 0; j <= d; j++)
-            {
-                float v = (elevated[j] - rem0[j]) * down;
-                bary[d - rank[j]] += v;
-                bary[d - rank[j] + 1] -= v;
-            }
-            bary[0] += 1f + bary[d1];
+        }
+        return maxAbs;
+    }
 
-            int o = i * d1;
-            for (int r = 0; r <= d; r++) weights[o + r] = bary[r];
+    interface ITable
+    {
+        int FindOrAdd(ReadOnlySpan<int> key);
+        int Find(ReadOnlySpan<int> key);
+        void GetKey(int vertex, Span<int> key);
+    }
 
-            // Neighbouring points very often fall into the same simplex: reuse its vertices.
-            if (havePrev && rem0.SequenceEqual(prevRem0) && rank.SequenceEqual(prevRank))
+    /// <summary>Vertex rows of every point: vertex r of the simplex has coordinates rem_j + (r if rank_j ≤ d − r else r − (d+1)).
+    /// A small direct-mapped cache of recent simplices (most points share theirs with a nearby point) saves the
+    /// d+1 vertex lookups.</summary>
+    static void Assign<T>(T table, int n, int d, int[] rem, byte[] rank, int[] rows) where T : struct, ITable
+    {
+        int d1 = d + 1;
+        const int CacheBits = 12;
+        var cachePoint = new int[1 << CacheBits];   // a point whose simplex hashed to this slot, −1 = none
+        Array.Fill(cachePoint, -1);
+        Span<int> key = stackalloc int[d];
+        for (int i = 0; i < n; i++)
+        {
+            int o = i * d1, c = i * d;
+            ReadOnlySpan<int> ri = rem.AsSpan(c, d);
+            ReadOnlySpan<byte> ki = rank.AsSpan(c, d);
+            uint h = 2166136261u;
+            for (int j = 0; j < d; j++) h = (h ^ (uint)ri[j] ^ ((uint)ki[j] << 24)) * 16777619u;
+            int slot = (int)(h >> (32 - CacheBits));
+            int prev = cachePoint[slot];
+            if (prev >= 0 && ri.SequenceEqual(rem.AsSpan(prev * d, d)) && ki.SequenceEqual(rank.AsSpan(prev * d, d)))
             {
-                for (int r = 0; r <= d; r++) rows[o + r] = rows[o - d1 + r];
+                rows.AsSpan(prev * d1, d1).CopyTo(rows.AsSpan(o, d1));
                 continue;
             }
             for (int r = 0; r <= d; r++)
             {
-                for (int j = 0; j < d; j++) key[j] = rem0[j] + (rank[j] <= d - r ? r : r - d1);
+                for (int j = 0; j < d; j++) key[j] = ri[j] + (ki[j] <= d - r ? r : r - d1);
                 rows[o + r] = table.FindOrAdd(key) + 1;
             }
-            rem0.CopyTo(prevRem0);
-            rank.CopyTo(prevRank);
-            havePrev = true;
+            cachePoint[slot] = i;
         }
+    }
 
-        int m = table.Count;
-        var n1 = new int[d1 * m];
-        var n2 = new int[d1 * m];
-        var keys = table.Keys;
-        void Neighbours(int lo, int hi)
+    /// <summary>Blur neighbours of every vertex along each axis j: key ∓ 1 on all coordinates, ±d on coordinate j.</summary>
+    static (int[] N1, int[] N2) Neighbours<T>(T table, int m, int d, int threads) where T : struct, ITable
+    {
+        var n1 = new int[(d + 1) * m];
+        var n2 = new int[(d + 1) * m];
+        ForRanges(m, threads, (lo, hi) =>
         {
+            Span<int> k0 = stackalloc int[d];
             Span<int> a = stackalloc int[d];
             Span<int> b = stackalloc int[d];
             for (int v = lo; v < hi; v++)
             {
-                ReadOnlySpan<int> k0 = keys.AsSpan(v * d, d);
+                table.GetKey(v, k0);
                 for (int j = 0; j <= d; j++)
                 {
                     for (int k = 0; k < d; k++) { a[k] = k0[k] - 1; b[k] = k0[k] + 1; }
@@ -168,13 +256,111 @@ public sealed class PermutohedralLattice
                     n2[j * m + v] = table.Find(b) + 1;
                 }
             }
-        }
-        ForRanges(m, threads, Neighbours);
-        return new PermutohedralLattice(n, d, m, rows, weights, n1, n2);
+        });
+        return (n1, n2);
     }
 
-    static int EstimateCapacity(int n, int d) => Math.Max(1024, Math.Min(n * (d + 1), 1 << 22) / 4);
+    static int EstimateCapacity(int n, int d) => Math.Clamp(n * (d + 1) / 32, 1024, 1 << 22);
 
+    readonly struct PackedAdapter(PackedTable t) : ITable
+    {
+        public int FindOrAdd(ReadOnlySpan<int> key) => t.FindOrAdd(t.Pack(key));
+        public int Find(ReadOnlySpan<int> key) => t.Find(t.Pack(key));
+        public void GetKey(int vertex, Span<int> key) => t.Unpack(vertex, key);
+    }
+
+    readonly struct IntAdapter(VertexTable t) : ITable
+    {
+        public int FindOrAdd(ReadOnlySpan<int> key) => t.FindOrAdd(key);
+        public int Find(ReadOnlySpan<int> key) => t.Find(key);
+        public void GetKey(int vertex, Span<int> key) => t.Keys.AsSpan(vertex * key.Length, key.Length).CopyTo(key);
+    }
+
+    /// <summary>Open-addressing hash table of keys packed into one ulong (d fields of <c>bits</c> bits, biased).</summary>
+    sealed class PackedTable
+    {
+        readonly int _d, _bits;
+        readonly long _bias;
+        ulong[] _slotKeys;
+        int[] _slots;   // vertex index, −1 = empty
+        int _shift;
+        public ulong[] Keys;
+        public int Count;
+
+        public PackedTable(int d, int bits, int expected)
+        {
+            _d = d; _bits = bits; _bias = 1L << (bits - 1);
+            Keys = new ulong[expected];
+            Allocate((int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, expected * 2)));
+        }
+
+        [MemberNotNull(nameof(_slots), nameof(_slotKeys))]
+        void Allocate(int cap)
+        {
+            _slots = new int[cap];
+            _slotKeys = new ulong[cap];
+            Array.Fill(_slots, -1);
+            _shift = 64 - BitOperations.Log2((uint)cap);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ulong Pack(ReadOnlySpan<int> key)
+        {
+            ulong k = 0;
+            for (int j = 0; j < key.Length; j++) k |= (ulong)(key[j] + _bias) << (j * _bits);
+            return k;
+        }
+
+        public void Unpack(int vertex, Span<int> key)
+        {
+            ulong k = Keys[vertex], mask = (1UL << _bits) - 1;
+            for (int j = 0; j < key.Length; j++) key[j] = (int)((long)((k >> (j * _bits)) & mask) - _bias);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        uint Slot(ulong key) => (uint)((key * 0x9E3779B97F4A7C15UL) >> _shift);
+
+        public int Find(ulong key)
+        {
+            uint mask = (uint)_slots.Length - 1;
+            for (uint i = Slot(key); ; i = (i + 1) & mask)
+            {
+                int v = _slots[i];
+                if (v < 0) return -1;
+                if (_slotKeys[i] == key) return v;
+            }
+        }
+
+        public int FindOrAdd(ulong key)
+        {
+            uint mask = (uint)_slots.Length - 1;
+            uint i = Slot(key);
+            for (; ; i = (i + 1) & mask)
+            {
+                int v = _slots[i];
+                if (v < 0) break;
+                if (_slotKeys[i] == key) return v;
+            }
+            int idx = Count++;
+            if (idx == Keys.Length) Array.Resize(ref Keys, Keys.Length * 2);
+            Keys[idx] = key;
+            _slots[i] = idx;
+            _slotKeys[i] = key;
+            if (Count * 2 > _slots.Length)
+            {
+                Allocate(_slots.Length * 2);
+                uint m2 = (uint)_slots.Length - 1;
+                for (int v = 0; v < Count; v++)
+                {
+                    uint j = Slot(Keys[v]);
+                    while (_slots[j] >= 0) j = (j + 1) & m2;
+                    _slots[j] = v;
+                    _slotKeys[j] = Keys[v];
+                }
+            }
+            return idx;
+        }
+    }
     /// <summary>Open-addressing hash table of integer keys (d ints each), stored contiguously.</summary>
     sealed class VertexTable
     {
@@ -419,7 +605,7 @@ public sealed class PermutohedralLattice
         float[] src = _bufA, dst = _bufB;
         for (int j = 0; j <= _d; j++)
         {
-            if (threads > 1 && _m >= 8192) BlurParallel(src, dst, j, threads);
+            if (threads > 1 && _m >= 2048) BlurParallel(src, dst, j, threads);
             else BlurRange(src, dst, j, 0, _m);
             (src, dst) = (dst, src);
         }
