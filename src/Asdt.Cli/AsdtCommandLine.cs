@@ -26,6 +26,7 @@ public static class AsdtCommandLine
 
     static IEnumerable<Command> Commands()
     {
+        yield return Asdt.Cli.Commands.DemoCommand.Create();
         yield return Asdt.Cli.Commands.DemoDataCommand.Create();
         yield return Asdt.Cli.Commands.DatasetCommand.Create();
         yield return Asdt.Cli.Commands.CrfCommand.Create();

@@ -45,7 +45,7 @@ public static class DatasetCommand
         return command;
     }
 
-    static void Print(SegmentationDataset ds, DatasetStatistics st)
+    internal static void Print(SegmentationDataset ds, DatasetStatistics st)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         var inv = CultureInfo.InvariantCulture;
