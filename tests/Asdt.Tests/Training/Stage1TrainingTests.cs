@@ -1,0 +1,64 @@
+using Asdt.Data;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Tests.Training;
+
+/// <summary>A short real stage-1 training (ImageNet ResNet-18 from the NuGet ONNX file) on generated demo data.</summary>
+public class Stage1TrainingTests
+{
+    static Stage1Config TinyConfig(string data, int iterations) => Stage1Presets.Quick with
+    {
+        Data = Stage1Presets.Quick.Data with { Dataset = Path.Combine(data, "dataset.json"), CropSize = 64 },
+        BatchSize = 4,
+        Iterations = iterations,
+        ClassifierWarmup = 10,
+        PulseWidth = new PulseWidthSettings { Period = 8, Tau = 4 },
+        CheckpointEvery = 0,
+        Optimizer = Stage1Presets.Quick.Optimizer with { LearningRate = 2e-3 },
+        Threads = 2,
+    };
+
+    [Fact]
+    public void ClassificationAndSegmentationLossesFallAndMetricsDescribeEveryIteration()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
+        DemoDataset.Generate(data, count: 40);
+        var config = TinyConfig(data, iterations: 70);
+        new Stage1Trainer(config, run).Run(resume: false);
+
+        var rows = MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).ToList();
+        Assert.Equal(Enumerable.Range(0, 70).Select(i => (long)i), rows.Select(r => r.GetProperty("iteration").GetInt64()));
+        Assert.All(rows.Take(10), r => Assert.Equal("warmup", r.GetProperty("phase").GetString()));
+        // The PW wave after warm-up: T = 8, τ = 4 → 2 class-teacher iterations, then 6 seg-teacher ones.
+        var phases = rows.Skip(10).Select(r => r.GetProperty("phase").GetString()).ToList();
+        for (int t = 0; t < phases.Count; t++) Assert.Equal(t % 8 < 2 ? "classTeacher" : "segTeacher", phases[t]);
+
+        double Mean(IEnumerable<System.Text.Json.JsonElement> r, string field) => r.Average(x => x.GetProperty(field).GetDouble());
+        var seg = rows.Skip(10).ToList();
+        Assert.True(Mean(rows.Skip(60), "classLoss") < Mean(rows.Take(10), "classLoss"), "classification loss did not fall");
+        Assert.True(Mean(seg.TakeLast(15), "segTeacherCe") < Mean(seg.Take(15), "segTeacherCe"), "seg-teacher CE did not fall");
+        Assert.True(Mean(seg.TakeLast(15), "studentCe") < Mean(seg.Take(15), "studentCe"), "student CE did not fall");
+        Assert.All(seg, r => Assert.True(r.GetProperty("segTeacherEnergy").GetDouble() <= 0));
+        Assert.True(File.Exists(Path.Combine(run, Stage1Trainer.CheckpointFolder, "model.safetensors")), "final checkpoint missing");
+        var saved = AsdtJson.Read<Stage1Config>(Path.Combine(run, Stage1Trainer.ConfigFile));
+        Assert.Equal(config.Iterations, saved.Iterations);
+        Assert.Equal(config.Deviations, saved.Deviations);
+    }
+
+    [Fact]
+    public void StartingOverAFinishedRunWithoutResumeIsRefused()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
+        DemoDataset.Generate(data, count: 8);
+        var config = TinyConfig(data, iterations: 2) with { ClassifierWarmup = 2 };
+        new Stage1Trainer(config, run).Run(resume: false);
+        var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(config, run).Run(resume: false));
+        Assert.Contains("--resume", e.Message);
+        var changed = config with { Seed = 99 };
+        var e2 = Assert.Throws<AsdtException>(() => new Stage1Trainer(changed, run).Run(resume: true));
+        Assert.Contains("seed", e2.Message);
+    }
+}
