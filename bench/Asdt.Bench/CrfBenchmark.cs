@@ -1,3 +1,4 @@
+using Asdt.Data;
 using System.Diagnostics;
 using System.Globalization;
 using Asdt.Crf;
@@ -144,18 +145,9 @@ static class CrfBenchmark
     static (byte[] Rgb, byte[] Gt) LoadImage(int w, int h)
     {
         string root = Path.Combine(BenchMachine.SharedData() ?? throw new InvalidOperationException("../shared/data not found"), "msrc21");
-        var rgb0 = CrfImageInput.ReadRgb(Path.Combine(root, "JPEGImages", Photo + ".jpg"), out int w0, out int h0);
-        var rgb = CrfImageInput.Resize(rgb0, w0, h0, w, h);
-        var gtRgb = CrfImageInput.ReadRgb(Path.Combine(root, "SegmentationClass", Photo + ".png"), out _, out _);
-        var index = new Dictionary<int, byte>();
-        for (int c = 0; c < 256; c++) { var (r, g, b) = CrfImageInput.VocColour(c); index.TryAdd(r << 16 | g << 8 | b, (byte)c); }
-        var gt = new byte[w * h];
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                int sx = x * w0 / w, sy = y * h0 / h, o = (sy * w0 + sx) * 3;
-                gt[y * w + x] = index.TryGetValue(gtRgb[o] << 16 | gtRgb[o + 1] << 8 | gtRgb[o + 2], out var l) ? l : (byte)255;
-            }
+        var photo = ImageFile.Read(Path.Combine(root, "JPEGImages", Photo + ".jpg"));
+        var rgb = ImageResize.Bilinear(photo, w, h).Pixels;
+        var gt = ImageResize.Nearest(PalettePng.Read(Path.Combine(root, "SegmentationClass", Photo + ".png")), w, h).Labels;
         return (rgb, gt);
     }
 

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Asdt.Data;
+using Asdt.IO;
 using System.Diagnostics;
 using System.Globalization;
 using Asdt.Crf;
@@ -69,9 +71,10 @@ public static class CrfCommand
 
     static int Run(string imagePath, string probPath, string outPath, string? qPath, int? labelsGiven, CrfParameters p, int threads, bool colour)
     {
-        var rgb = CrfImageInput.ReadRgb(imagePath, out int w, out int h);
-        int n = w * h;
-        var probs = CrfImageInput.ReadFloat32(probPath);
+        var image = ImageFile.Read(imagePath);
+        var rgb = image.Pixels;
+        int w = image.Width, h = image.Height, n = w * h;
+        var probs = RawFloat32.Read(probPath);
         int labels;
         if (labelsGiven is int l)
         {
@@ -95,13 +98,25 @@ public static class CrfCommand
         var q = crf.Infer(probs, labels, threads);
         sw.Stop();
         var argmax = DenseCrf.Argmax(q, labels, n);
-        CrfImageInput.WriteLabelPng(outPath, argmax, w, h, colour);
-        if (qPath != null) CrfImageInput.WriteFloat32(qPath, q);
+        if (colour) ImageFile.WritePng(outPath, Colourize(argmax, w, h));
+        else PalettePng.Write(outPath, new LabelMask(w, h, argmax));
+        if (qPath != null) RawFloat32.Write(qPath, q);
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(ci,
             $"crf: {w}x{h}, {labels} labels, {p}; {threads} thread(s): lattices {crf.BuildTime.TotalMilliseconds:F0} ms " +
             $"(vertices {crf.GaussianLattice?.VertexCount ?? 0} / {crf.BilateralLattice?.VertexCount ?? 0}), inference {crf.LastInferTime.TotalMilliseconds:F0} ms"));
         Console.WriteLine($"wrote {outPath}" + (qPath != null ? $" and {qPath}" : ""));
         return 0;
+    }
+
+    static RgbImage Colourize(byte[] labels, int w, int h)
+    {
+        var rgb = new byte[labels.Length * 3];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            var (r, g, b) = VocPalette.Color(labels[i]);
+            rgb[3 * i] = r; rgb[3 * i + 1] = g; rgb[3 * i + 2] = b;
+        }
+        return new RgbImage(w, h, rgb);
     }
 }

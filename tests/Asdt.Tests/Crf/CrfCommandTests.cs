@@ -1,3 +1,5 @@
+using Asdt.IO;
+using Asdt.Data;
 using System.Runtime.InteropServices;
 using System.Text;
 using Asdt.Cli;
@@ -31,20 +33,21 @@ public class CrfCommandTests
         int rc = AsdtCommandLine.Run(["crf", image, probs, "--out", png, "--q-out", q, "--preset", "rrm-inference", "--iterations", "5", "--threads", "1"]);
         Assert.Equal(0, rc);
 
-        var rgb = CrfImageInput.ReadRgb(image, out int w, out int h);
-        Assert.Equal((W, H), (w, h));
+        var img = ImageFile.Read(image);
+        var rgb = img.Pixels;
+        Assert.Equal((W, H), (img.Width, img.Height));
         var expectedQ = DenseCrf.Infer(rgb, W, H, p, labels, CrfParameters.RrmInference with { Iterations = 5 });
-        var qFile = CrfImageInput.ReadFloat32(q);
+        var qFile = RawFloat32.Read(q);
         Assert.Equal(expectedQ, qFile);
-        var written = CrfImageInput.ReadRgb(png, out w, out h);
+        var written = PalettePng.Read(png).Labels;   // palette PNG: the index is the label
         var expected = DenseCrf.Argmax(expectedQ, labels, N);
-        for (int i = 0; i < N; i++) Assert.Equal(expected[i], written[3 * i]);
+        Assert.Equal(expected, written);
 
         // VOC colours, labels given explicitly.
         string coloured = tmp.File("c.png");
         Assert.Equal(0, AsdtCommandLine.Run(["crf", image, probs, "-o", coloured, "--labels", labels.ToString(), "--colour", "-n", "5", "-p", "rrm-inference", "-t", "1"]));
-        var c = CrfImageInput.ReadRgb(coloured, out _, out _);
-        for (int i = 0; i < N; i++) Assert.Equal(CrfImageInput.VocColour(expected[i]), (c[3 * i], c[3 * i + 1], c[3 * i + 2]));
+        var c = ImageFile.Read(coloured).Pixels;
+        for (int i = 0; i < N; i++) Assert.Equal(VocPalette.Color(expected[i]), (c[3 * i], c[3 * i + 1], c[3 * i + 2]));
     }
 
     [Fact]

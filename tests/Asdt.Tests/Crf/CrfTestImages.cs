@@ -1,3 +1,4 @@
+using Asdt.Data;
 using Asdt.Crf;
 
 namespace Asdt.Tests.Crf;
@@ -13,8 +14,8 @@ static class CrfTestImages
         {
             if (!Cache.TryGetValue(name, out var img))
             {
-                var rgb = CrfImageInput.ReadRgb(Path.Combine(TestData.Msrc21, "JPEGImages", name), out int w, out int h);
-                Cache[name] = img = (rgb, w, h);
+                var image = ImageFile.Read(Path.Combine(TestData.Msrc21, "JPEGImages", name));
+                Cache[name] = img = (image.Pixels, image.Width, image.Height);
             }
             return img;
         }
@@ -94,20 +95,15 @@ static class CrfTestImages
         return a;
     }
 
-    /// <summary>The ground-truth label map of an MSRC-21 photo (palette PNG decoded to colours, mapped back to indices; 255 = void).</summary>
+    /// <summary>The ground-truth label map of an MSRC-21 photo (palette indices; 255 = void).</summary>
     public static byte[] GroundTruth(string name, int x0, int y0, int w, int h)
     {
         var png = Path.Combine(TestData.Msrc21, "SegmentationClass", Path.ChangeExtension(name, ".png"));
-        var rgb = CrfImageInput.ReadRgb(png, out int W, out _);
-        var index = new Dictionary<int, byte>();
-        for (int c = 0; c < 256; c++) { var (r, g, b) = CrfImageInput.VocColour(c); index.TryAdd(r << 16 | g << 8 | b, (byte)c); }
+        var mask = PalettePng.Read(png);
+        int W = mask.Width;
         var labels = new byte[w * h];
         for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                int o = ((y0 + y) * W + x0 + x) * 3;
-                labels[y * w + x] = index.TryGetValue(rgb[o] << 16 | rgb[o + 1] << 8 | rgb[o + 2], out var l) ? l : (byte)255;
-            }
+            for (int x = 0; x < w; x++) labels[y * w + x] = mask.Labels[(y0 + y) * W + x0 + x];
         return labels;
     }
 
