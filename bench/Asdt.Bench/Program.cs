@@ -5,6 +5,8 @@ using Asdt.Bench;
 var benchmarks = new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
 {
     ["crf"] = ("dense CRF and permutohedral lattice: speed and peak memory", CrfBenchmark.Run),
+    ["training"] = ("stage-1 iteration: time per part, images/s, network GFLOP/s vs matmul ([iterations] [preset])", TrainingBenchmark.Run),
+    ["memory"] = ("stage-1 RSS after 100 vs 1,000 iterations (quick preset, demo data)", TrainingBenchmark.Memory),
     [CrfBenchmark.ChildCommand] = ("(internal) one CRF measurement in a fresh process", CrfBenchmark.RunChild),
 };
 

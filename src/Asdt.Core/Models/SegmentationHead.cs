@@ -27,7 +27,7 @@ public sealed class SegmentationHead : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor features)
     {
-        using var hidden = functional.relu(conv1.forward(features));
-        return conv2.forward(hidden);
+        using var hidden = functional.relu(FlopCounter.Conv(conv1.weight, conv1.forward(features)));
+        return FlopCounter.Conv(conv2.weight, conv2.forward(hidden));
     }
 }

@@ -83,9 +83,12 @@ public sealed class Stage1Trainer
                 // Dropout's randomness is a function of (seed, t) alone, so a resumed run repeats the
                 // uninterrupted one exactly without saving the generator's state.
                 torch.manual_seed(config.Seed * 1_000_003L + t);
+                var dataClock = Stopwatch.StartNew();
                 var batch = sampler.Batch(t);
+                double dataSeconds = dataClock.Elapsed.TotalSeconds;
                 double lr = SetPolyLearningRate(optimizer, t);
                 var (loss, m) = step.Run(batch, t, device);
+                m.Timings["data"] = dataSeconds;
                 double lossValue = loss.item<float>();
                 if (!double.IsFinite(lossValue))
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),

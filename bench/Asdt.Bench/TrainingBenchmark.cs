@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using Asdt.Data;
+using Asdt.Models;
+using Asdt.Training;
+using static TorchSharp.torch;
+
+namespace Asdt.Bench;
+
+/// <summary>
+/// Stage-1 training iteration (issue 9): where the time of an iteration goes (network forward/backward,
+/// multi-scale CAM passes, reliable-label CRFs, B^st CRFs, energy losses, data), images/s, and the achieved
+/// GFLOP/s of the network part against this machine's dense matmul GFLOP/s measured in the same run.
+/// `memory` runs the quick preset for 1,000 iterations and compares RSS after 100 and after 1,000.
+/// </summary>
+static class TrainingBenchmark
+{
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(string[] args)
+    {
+        int iterations = args.Length > 0 ? int.Parse(args[0], Inv) : 20;
+        string preset = args.Length > 1 ? args[1] : "cpu";
+        Console.WriteLine($"# Stage-1 training iteration ({preset} preset)\n\n{BenchMachine.Describe()}; torch threads {get_num_threads()}\n");
+        double matmul = MatmulGflops();
+        Console.WriteLine(string.Create(Inv, $"dense matmul (2048², float32, torch.mm): **{matmul:F1} GFLOP/s**\n"));
+
+        var config = Stage1Presets.Get(preset) with { ClassifierWarmup = 0, Iterations = iterations + 2, CheckpointEvery = 0 };
+        using var folder = new TempDir();
+        var records = new List<IterationMetrics>();
+        double flops;
+        using (var counter = FlopCounter.Start())
+        {
+            new Stage1Trainer(config, folder.Path).Run(false, onIteration: records.Add);
+            flops = counter.Flops;
+        }
+        var (network, _, _) = Stage1Model.Create(config);
+        double scaleOne;
+        using (var counter = FlopCounter.Start())
+        using (no_grad())
+        {
+            network.forward(zeros(config.BatchSize, 3, config.Data.CropSize, config.Data.CropSize)).Dispose();
+            scaleOne = counter.Flops;
+        }
+        double forwardFlopsPerIteration = flops / records.Count;             // scale-1 forward + CAM passes
+        double camFlops = forwardFlopsPerIteration - scaleOne;
+        // Backward ≈ 2× the forward of the trained pass (input and weight gradients).
+        double networkFlops = 3 * scaleOne + camFlops;
+
+        var steady = records.Skip(2).ToList();
+        var parts = steady.SelectMany(r => r.Timings.Keys).Distinct().ToList();
+        double total = steady.Average(r => r.Seconds);
+        Console.WriteLine("| part | s / iteration | share |");
+        Console.WriteLine("|---|---:|---:|");
+        foreach (var p in parts.OrderByDescending(p => steady.Average(r => r.Timings.GetValueOrDefault(p))))
+        {
+            double s = steady.Average(r => r.Timings.GetValueOrDefault(p));
+            Console.WriteLine(string.Create(Inv, $"| {p} | {s:F3} | {100 * s / total:F1}% |"));
+        }
+        Console.WriteLine(string.Create(Inv, $"| **iteration** | **{total:F3}** | 100% |\n"));
+        double networkSeconds = steady.Average(r => r.Timings.GetValueOrDefault("forward") + r.Timings.GetValueOrDefault("cam") + r.Timings.GetValueOrDefault("backward"));
+        double gflops = networkFlops / networkSeconds / 1e9;
+        Console.WriteLine(string.Create(Inv, $"images/s: {config.BatchSize / total:F2} (batch {config.BatchSize}, crop {config.Data.CropSize})"));
+        Console.WriteLine(string.Create(Inv, $"network FLOPs / iteration: {networkFlops / 1e9:F1} G (scale-1 forward {scaleOne / 1e9:F1} G ×3 for forward+backward, CAM passes {camFlops / 1e9:F1} G)"));
+        Console.WriteLine(string.Create(Inv, $"network part: {networkSeconds:F3} s → **{gflops:F1} GFLOP/s = {100 * gflops / matmul:F0}% of matmul** (target ≥ 35%)"));
+        double other = total - networkSeconds;
+        Console.WriteLine(string.Create(Inv, $"not the network (CRFs, losses, data): {other:F3} s = **{100 * other / total:F0}%** of an iteration (target ≤ 25%)"));
+        return 0;
+    }
+
+    public static int Memory(string[] args)
+    {
+        int iterations = args.Length > 0 ? int.Parse(args[0], Inv) : 1000;
+        int early = Math.Min(100, iterations / 10);
+        Console.WriteLine($"# Stage-1 memory over {iterations} iterations (quick preset, demo data)\n\n{BenchMachine.Describe()}\n");
+        using var folder = new TempDir();
+        DemoDataset.Generate(Path.Combine(folder.Path, "data"));
+        var config = Stage1Presets.Quick with
+        {
+            Data = Stage1Presets.Quick.Data with { Dataset = Path.Combine(folder.Path, "data", "dataset.json") },
+            Iterations = iterations, CheckpointEvery = 0,
+        };
+        double rssEarly = 0, rssLate = 0;
+        var clock = Stopwatch.StartNew();
+        new Stage1Trainer(config, Path.Combine(folder.Path, "run")).Run(false, onIteration: m =>
+        {
+            if (m.Iteration + 1 == early) rssEarly = RssMiB();
+            if (m.Iteration + 1 == iterations) rssLate = RssMiB();
+        });
+        Console.WriteLine("| after iteration | RSS MiB |");
+        Console.WriteLine("|---:|---:|");
+        Console.WriteLine(string.Create(Inv, $"| {early} | {rssEarly:F0} |"));
+        Console.WriteLine(string.Create(Inv, $"| {iterations} | {rssLate:F0} |"));
+        Console.WriteLine(string.Create(Inv, $"\ngrowth: **{100 * (rssLate - rssEarly) / rssEarly:+0.0;-0.0}%** (target within 5%); peak {BenchMachine.PeakMiB():F0} MiB; {clock.Elapsed.TotalMinutes:F1} min"));
+        return 0;
+    }
+
+    static double MatmulGflops()
+    {
+        const int n = 2048;
+        using var scope = NewDisposeScope();
+        var a = randn(n, n); var b = randn(n, n);
+        a.mm(b).Dispose();
+        double best = 0;
+        for (int r = 0; r < 5; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            a.mm(b).Dispose();
+            best = Math.Max(best, 2.0 * n * n * n / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    static double RssMiB()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:")) return long.Parse(line[6..].Trim().Split(' ')[0], Inv) / 1024.0;
+        return Process.GetCurrentProcess().WorkingSet64 / (1024.0 * 1024.0);
+    }
+
+    sealed class TempDir : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("asdt-bench-").FullName;
+        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+    }
+}
