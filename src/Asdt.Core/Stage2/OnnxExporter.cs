@@ -63,7 +63,8 @@ public static class OnnxExporter
 
     sealed class Emitter(OnnxGraphBuilder g, double eps)
     {
-        int convs;
+        // Initializers of each convolution, shared by the MSC scales' copies of the network.
+        readonly Dictionary<string, (string Weight, string Bias)> parameters = new();
 
         public string Normalize(string image, ImageNormalization n)
         {
@@ -91,6 +92,23 @@ public static class OnnxExporter
         /// <summary>Conv (weight [O,I,k,k], optional bias) with a following BatchNorm folded in when given.</summary>
         public string Conv(string x, Tensor weight, Tensor? bias, BatchNorm2d? bn, int stride, int dilation, string name, bool relu)
         {
+            long o = weight.shape[0], i = weight.shape[1], k = weight.shape[2];
+            if (!parameters.TryGetValue(name, out var init))
+            {
+                var (w, b) = Fold(weight, bias, bn);
+                init = (g.Initializer($"{name}.weight", [o, i, k, k], w), g.Initializer($"{name}.bias", [o], b));
+                parameters[name] = init;
+            }
+            long pad = dilation * (k - 1) / 2;
+            string y = g.Node("Conv", [x, init.Weight, init.Bias], name,
+                ("kernel_shape", new[] { k, k }), ("strides", new long[] { stride, stride }), ("dilations", new long[] { dilation, dilation }),
+                ("pads", new[] { pad, pad, pad, pad }), ("group", 1L));
+            return relu ? g.Node("Relu", [y], name + "_relu") : y;
+        }
+
+        /// <summary>W·γ/√(σ²+ε) and (b − μ)·γ/√(σ²+ε) + β, computed in double.</summary>
+        (float[] W, float[] B) Fold(Tensor weight, Tensor? bias, BatchNorm2d? bn)
+        {
             var w = Data(weight);
             long o = weight.shape[0], i = weight.shape[1], k = weight.shape[2];
             var b = bias is null ? new float[o] : Data(bias);
@@ -106,13 +124,7 @@ public static class OnnxExporter
                     b[c] = (float)((b[c] - mean[c]) * scale + beta[c]);
                 }
             }
-            int id = convs++;
-            long pad = dilation * (k - 1) / 2;
-            string y = g.Node("Conv", [x, g.Initializer($"{name}.weight", [o, i, k, k], w), g.Initializer($"{name}.bias", [o], b)], name,
-                ("kernel_shape", new[] { k, k }), ("strides", new long[] { stride, stride }), ("dilations", new long[] { dilation, dilation }),
-                ("pads", new[] { pad, pad, pad, pad }), ("group", 1L));
-            _ = id;
-            return relu ? g.Node("Relu", [y], name + "_relu") : y;
+            return (w, b);
         }
 
         static nn.Module Child(nn.Module m, string name) =>
