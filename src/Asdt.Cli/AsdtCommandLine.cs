@@ -33,6 +33,10 @@ public static class AsdtCommandLine
         yield return Asdt.Cli.Commands.TrainCommand.Create();
         yield return Asdt.Cli.Commands.PsmCommand.Create();
         yield return Asdt.Cli.Commands.EvalCommand.Create();
+        yield return Asdt.Cli.Commands.SegTrainCommand.Create();
+        yield return Asdt.Cli.Commands.SegEvalCommand.Create();
+        yield return Asdt.Cli.Commands.SegmentCommand.Create();
+        yield return Asdt.Cli.Commands.ExportOnnxCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)

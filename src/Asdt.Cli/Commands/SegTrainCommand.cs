@@ -1,0 +1,115 @@
+using System.CommandLine;
+using Asdt.Runs;
+using Asdt.Stage2;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>`asdt seg-train`: stage 2 (DeepLab-v2 or PSPNet) on pseudo masks or on ground truth, into a run folder.</summary>
+public static class SegTrainCommand
+{
+    static readonly Option<string> Preset = new("--preset") { Description = $"Named preset: {string.Join(", ", Stage2Presets.Names)}", DefaultValueFactory = _ => "quick" };
+    static readonly Option<string> Out = new("--out") { Description = "Run folder (config.json, classes.txt, metrics.jsonl, checkpoint/)", Required = true };
+    static readonly Option<bool> Resume = new("--resume") { Description = "Continue the run in --out from its last checkpoint (config read from the run folder)" };
+    static readonly Option<string?> Labels = new("--labels") { Description = "Training masks: 'gt' (the dataset's ground truth) or a folder of <id>.png pseudo masks (asdt psm)" };
+    static readonly Option<string?> Network = new("--network") { Description = "deeplabv2 or pspnet" };
+    static readonly Option<string?> Dataset = new("--dataset") { Description = "Built-in dataset name or descriptor JSON" };
+    static readonly Option<string?> Root = new("--root") { Description = "Dataset root folder" };
+    static readonly Option<string?> Split = new("--split") { Description = "Training split" };
+    static readonly Option<string?> Backbone = new("--backbone") { Description = $"Backbone: {string.Join(", ", Stage2Model.BackboneKinds)}" };
+    static readonly Option<string?> Weights = new("--weights") { Description = "Backbone weights (.pth / .safetensors; ResNet-18: the NuGet .onnx)" };
+    static readonly Option<string?> Init = new("--init") { Description = "What the backbone weights were trained on, recorded in config.json (e.g. imagenet, coco-init)" };
+    static readonly Option<int?> OutputStride = new("--output-stride") { Description = "Backbone output stride (8 or 16)" };
+    static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
+    static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per forward pass" };
+    static readonly Option<int?> IterSize = new("--iter-size") { Description = "Gradient accumulation steps per iteration" };
+    static readonly Option<int?> Crop = new("--crop") { Description = "Crop size in pixels" };
+    static readonly Option<double?> LearningRate = new("--lr") { Description = "Base learning rate (head weights ×10, biases ×20)" };
+    static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
+    static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
+    static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
+
+    static IEnumerable<Option> AllOptions() =>
+    [
+        Preset, Out, Resume, Labels, Network, Dataset, Root, Split, Backbone, Weights, Init, OutputStride, Iterations, BatchSize, IterSize, Crop,
+        LearningRate, Seed, CheckpointEvery, Device,
+    ];
+
+    public static Command Create()
+    {
+        var command = new Command("seg-train", "Stage 2: train DeepLab-v2 (ASPP, MSC) or PSPNet on pseudo masks (--labels <folder>) or ground truth (--labels gt).");
+        foreach (var o in AllOptions()) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            string output = parse.GetValue(Out)!;
+            bool resume = parse.GetValue(Resume);
+            Stage2Config config;
+            if (resume)
+            {
+                var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+                if (overridden.Length > 0) throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)}");
+                config = AsdtJson.Read<Stage2Config>(Path.Combine(output, Stage2Trainer.ConfigFile));
+            }
+            else config = FromFlags(parse);
+            Train(config, output, resume);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Stage2Config FromFlags(ParseResult parse)
+    {
+        var c = Stage2Presets.Get(parse.GetValue(Preset)!);
+        var overrides = new List<string>();
+        T? Set<T>(Option<T?> option, T? current) where T : struct
+        {
+            var v = parse.GetValue(option);
+            if (v is null) return current;
+            overrides.Add($"{option.Name}={v}");
+            return v;
+        }
+        string? SetS(Option<string?> option, string? current)
+        {
+            var v = parse.GetValue(option);
+            if (v is null) return current;
+            overrides.Add($"{option.Name}={v}");
+            return v;
+        }
+        string? labels = SetS(Labels, null);
+        if (labels != null && labels != Stage2LabelKinds.GroundTruth) labels = Path.GetFullPath(labels);
+        c = c with
+        {
+            Network = SetS(Network, c.Network)!.ToLowerInvariant(),
+            Data = c.Data with
+            {
+                Dataset = SetS(Dataset, c.Data.Dataset)!,
+                Root = SetS(Root, c.Data.Root),
+                Split = SetS(Split, c.Data.Split)!,
+                Labels = labels ?? c.Data.Labels,
+                CropSize = Set(Crop, c.Data.CropSize) ?? c.Data.CropSize,
+            },
+            Backbone = c.Backbone with
+            {
+                Kind = SetS(Backbone, c.Backbone.Kind)!,
+                Weights = SetS(Weights, c.Backbone.Weights) is string w ? Path.GetFullPath(w) : null,
+                Init = SetS(Init, c.Backbone.Init)!,
+                OutputStride = Set(OutputStride, c.Backbone.OutputStride) ?? c.Backbone.OutputStride,
+            },
+            Iterations = Set(Iterations, c.Iterations) ?? c.Iterations,
+            BatchSize = Set(BatchSize, c.BatchSize) ?? c.BatchSize,
+            IterSize = Set(IterSize, c.IterSize) ?? c.IterSize,
+            Optimizer = c.Optimizer with { LearningRate = Set(LearningRate, c.Optimizer.LearningRate) ?? c.Optimizer.LearningRate },
+            Seed = Set(Seed, c.Seed) ?? c.Seed,
+            CheckpointEvery = Set(CheckpointEvery, c.CheckpointEvery) ?? c.CheckpointEvery,
+            Device = SetS(Device, c.Device)!,
+        };
+        return c with { Overrides = [.. c.Overrides, .. overrides] };
+    }
+
+    public static void Train(Stage2Config config, string output, bool resume)
+    {
+        Console.WriteLine($"asdt seg-train: preset {config.Preset}, {config.Network} on {config.Backbone.Kind} (OS {config.Backbone.OutputStride}), " +
+                          $"labels {config.Data.Labels}, {config.Iterations} iterations of {config.BatchSize}×{config.IterSize} → {output}");
+        var trainer = new Stage2Trainer(config, output);
+        ProgressDisplay.Run("stage 2", config.Iterations, 0, sink => trainer.Run(resume, sink));
+    }
+}
