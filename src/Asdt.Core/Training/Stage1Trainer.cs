@@ -72,6 +72,9 @@ public sealed class Stage1Trainer
         var step = new Stage1Step(config, network);
         using var metrics = new MetricsLog(Path.Combine(runFolder, MetricsFile), resumeFromStep: start);
         var runClock = Stopwatch.StartNew();
+        // Data loading overlaps with compute: batch t + 1 is decoded and augmented while step t runs
+        // (a batch depends only on (seed, t), so prefetching changes nothing but the time).
+        Task<TrainingBatch>? prefetch = start < config.Iterations ? Task.Run(() => sampler.Batch(start)) : null;
         for (long t = start; t < config.Iterations; t++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -84,8 +87,10 @@ public sealed class Stage1Trainer
                 // uninterrupted one exactly without saving the generator's state.
                 torch.manual_seed(config.Seed * 1_000_003L + t);
                 var dataClock = Stopwatch.StartNew();
-                var batch = sampler.Batch(t);
-                double dataSeconds = dataClock.Elapsed.TotalSeconds;
+                var batch = prefetch!.GetAwaiter().GetResult();
+                long next = t + 1;
+                prefetch = next < config.Iterations ? Task.Run(() => sampler.Batch(next)) : null;
+                double dataSeconds = dataClock.Elapsed.TotalSeconds;   // time spent waiting for the batch
                 double lr = SetPolyLearningRate(optimizer, t);
                 var (loss, m) = step.Run(batch, t, device);
                 m.Timings["data"] = dataSeconds;
