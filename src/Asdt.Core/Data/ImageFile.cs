@@ -24,6 +24,12 @@ public static class ImageFile
         int w = codec.Info.Width, h = codec.Info.Height;
         CheckSize(w, h, path);
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // Row by row where the codec can (JPEG, non-interlaced PNG): memory grows with the rows the data really
+        // holds, so a header claiming a huge size over a few bytes of data fails before allocating that size.
+        if (codec.ScanlineOrder == SKCodecScanlineOrder.TopDown && codec.StartScanlineDecode(info) == SKCodecResult.Success)
+            return DecodeRows(codec, w, h, path);
+        if ((long)w * h > MaxPixelsWithoutStreaming && (long)w * h > MaxPixelsPerByte * bytes.Length)
+            throw new AsdtException(path, $"image claims {w}x{h} pixels from only {bytes.Length} bytes (corrupt header)");
         var rgba = new byte[(long)w * h * 4];
         SKCodecResult result;
         unsafe
@@ -37,6 +43,37 @@ public static class ImageFile
         {
             px[i] = rgba[j]; px[i + 1] = rgba[j + 1]; px[i + 2] = rgba[j + 2];
         }
+        return image;
+    }
+
+    /// <summary>For formats decoded in one piece (interlaced PNG, GIF, WebP, BMP…): above this many pixels, the file
+    /// must hold at least one byte per <see cref="MaxPixelsPerByte"/> pixels, or its header is taken as corrupt
+    /// (no real codec compresses further; zlib's limit is 1032:1 on bytes).</summary>
+    public const long MaxPixelsWithoutStreaming = 1L << 22, MaxPixelsPerByte = 1L << 13;
+
+    static RgbImage DecodeRows(SKCodec codec, int w, int h, string path)
+    {
+        int block = (int)Math.Clamp((1L << 20) / (4L * w), 1, h);
+        var rgba = new byte[4L * w * block];
+        var strips = new List<byte[]>();
+        for (int y = 0; y < h; y += block)
+        {
+            int n = Math.Min(block, h - y), got;
+            unsafe
+            {
+                fixed (byte* p = rgba) got = codec.GetScanlines((IntPtr)p, n, 4 * w);
+            }
+            if (got < n) throw new AsdtException(path, $"corrupt or truncated image (pixel data ends at row {y + got} of {h})");
+            var strip = new byte[3L * w * n];
+            for (int i = 0, j = 0; i < strip.Length; i += 3, j += 4)
+            {
+                strip[i] = rgba[j]; strip[i + 1] = rgba[j + 1]; strip[i + 2] = rgba[j + 2];
+            }
+            strips.Add(strip);
+        }
+        var image = new RgbImage(w, h);
+        long o = 0;
+        foreach (var strip in strips) { Array.Copy(strip, 0, image.Pixels, o, strip.Length); o += strip.Length; }
         return image;
     }
 
