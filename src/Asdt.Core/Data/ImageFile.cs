@@ -24,12 +24,11 @@ public static class ImageFile
         int w = codec.Info.Width, h = codec.Info.Height;
         CheckSize(w, h, path);
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        // Row by row where the codec can (JPEG, non-interlaced PNG): memory grows with the rows the data really
-        // holds, so a header claiming a huge size over a few bytes of data fails before allocating that size.
-        if (codec.ScanlineOrder == SKCodecScanlineOrder.TopDown && codec.StartScanlineDecode(info) == SKCodecResult.Success)
-            return DecodeRows(codec, w, h, path);
-        if ((long)w * h > MaxPixelsWithoutStreaming && (long)w * h > MaxPixelsPerByte * bytes.Length)
-            throw new AsdtException(path, $"image claims {w}x{h} pixels from only {bytes.Length} bytes (corrupt header)");
+        // A header claiming far more pixels than the data can encode (corrupt or hostile) is refused before the
+        // w×h buffer is allocated: the codecs fill missing rows silently, so only the ratio can tell.
+        long perByte = codec.EncodedFormat == SKEncodedImageFormat.Jpeg ? JpegPixelsPerByte : OtherPixelsPerByte;
+        if ((long)w * h > perByte * bytes.Length)
+            throw new AsdtException(path, $"image header claims {w}x{h} pixels, more than {bytes.Length} bytes of {codec.EncodedFormat} data can hold (corrupt header or truncated file)");
         var rgba = new byte[(long)w * h * 4];
         SKCodecResult result;
         unsafe
@@ -46,36 +45,12 @@ public static class ImageFile
         return image;
     }
 
-    /// <summary>For formats decoded in one piece (interlaced PNG, GIF, WebP, BMP…): above this many pixels, the file
-    /// must hold at least one byte per <see cref="MaxPixelsPerByte"/> pixels, or its header is taken as corrupt
-    /// (no real codec compresses further; zlib's limit is 1032:1 on bytes).</summary>
-    public const long MaxPixelsWithoutStreaming = 1L << 22, MaxPixelsPerByte = 1L << 13;
-
-    static RgbImage DecodeRows(SKCodec codec, int w, int h, string path)
-    {
-        int block = (int)Math.Clamp((1L << 20) / (4L * w), 1, h);
-        var rgba = new byte[4L * w * block];
-        var strips = new List<byte[]>();
-        for (int y = 0; y < h; y += block)
-        {
-            int n = Math.Min(block, h - y), got;
-            unsafe
-            {
-                fixed (byte* p = rgba) got = codec.GetScanlines((IntPtr)p, n, 4 * w);
-            }
-            if (got < n) throw new AsdtException(path, $"corrupt or truncated image (pixel data ends at row {y + got} of {h})");
-            var strip = new byte[3L * w * n];
-            for (int i = 0, j = 0; i < strip.Length; i += 3, j += 4)
-            {
-                strip[i] = rgba[j]; strip[i + 1] = rgba[j + 1]; strip[i + 2] = rgba[j + 2];
-            }
-            strips.Add(strip);
-        }
-        var image = new RgbImage(w, h);
-        long o = 0;
-        foreach (var strip in strips) { Array.Copy(strip, 0, image.Pixels, o, strip.Length); o += strip.Length; }
-        return image;
-    }
+    /// <summary>
+    /// Most pixels one byte of a file can encode. Huffman-coded JPEG spends at least one bit per 8×8 luma block
+    /// (512 pixels per byte); the limit allows twice that. PNG and the rest: deflate expands at most 1032:1 and a
+    /// pixel takes at least one bit (8256 per byte).
+    /// </summary>
+    public const long JpegPixelsPerByte = 1024, OtherPixelsPerByte = 8 * 1032;
 
     /// <summary>Width and height from the file header, without decoding the pixels.</summary>
     public static (int Width, int Height) ReadSize(string path)

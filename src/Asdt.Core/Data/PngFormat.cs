@@ -126,7 +126,8 @@ internal static class PngFormat
             }
             if (got < rows.Length) throw new AsdtException(path, $"truncated PNG image data ({got} of {expected} bytes)");
         }
-        catch (InvalidDataException e) { throw new AsdtException(path, $"corrupt PNG image data ({e.Message})", e); }
+        catch (Exception e) when (e is InvalidDataException or IOException) // ZLibException is an IOException
+        { throw new AsdtException(path, $"corrupt PNG image data ({e.Message})", e); }
         Unfilter(rows, h.Height, (int)h.RowBytes, h.FilterBpp, path);
         return new Decoded(h, palette, rows);
     }

@@ -69,7 +69,7 @@ public class FuzzTests(ITestOutputHelper output)
     {
         var r = new Fuzz
         {
-            Name = "palette-png", Seed = 11, Iterations = 1500, Seeds = MaskSeeds(), Fixup = FixPngCrcs,
+            Name = "palette-png", Seed = 11, Iterations = 12000, Seeds = MaskSeeds(), Fixup = FixPngCrcs,
             // Deflate expands at most 1032:1, so the decoded rows can legitimately be ~1000× the file.
             AllocSlack = 2L << 20, AllocFactor = 2 * 1032 + 16,
             Read = b => PalettePng.Decode(b, "fuzz.png", out _),
@@ -84,7 +84,7 @@ public class FuzzTests(ITestOutputHelper output)
         var ppm = Encoding.ASCII.GetBytes("P6\n# test\n4 3\n255\n").Concat(Enumerable.Range(0, 36).Select(i => (byte)(i * 7))).ToArray();
         var r = new Fuzz
         {
-            Name = "image", Seed = 12, Iterations = 700,
+            Name = "image", Seed = 12, Iterations = 8000,
             Seeds =
             [
                 Real("msrc21", "JPEGImages", "12_18_s.jpg"), Real("msrc21", "JPEGImages", "11_4_s.jpg"),
@@ -92,7 +92,8 @@ public class FuzzTests(ITestOutputHelper output)
                 ImageFile.EncodePng(new RgbImage(9, 4)),
             ],
             Fixup = (b, rng) => b.Length > 8 && b[0] == 137 ? FixPngCrcs(b, rng) : b,
-            AllocSlack = 8L << 20, AllocFactor = 64,
+            // A JPEG may claim up to ImageFile.JpegPixelsPerByte pixels per file byte (RGBA buffer + RGB image: 7 bytes each).
+            AllocSlack = 8L << 20, AllocFactor = 7 * ImageFile.JpegPixelsPerByte + 64,
             Read = b => ImageFile.Decode(b, "fuzz.img"),
             Check = (_, img) => Assert.Equal(3L * ((RgbImage)img!).Width * ((RgbImage)img).Height, ((RgbImage)img).Pixels.Length),
         }.Run();
@@ -108,7 +109,7 @@ public class FuzzTests(ITestOutputHelper output)
         byte[] File3 = [.. MatBytes.Header(), .. MatBytes.Compressed(MatBytes.CharRow("t", "hello")), .. MatBytes.NumericMatrix("u", MatBytes.mxUINT8, MatBytes.miUINT8, labels)];
         var r = new Fuzz
         {
-            Name = "mat", Seed = 13, Iterations = 4000, Seeds = [File1, File2, File3],
+            Name = "mat", Seed = 13, Iterations = 40000, Seeds = [File1, File2, File3],
             // Numbers widen to double (8 bytes per stored byte), compressed elements inflate up to 1032:1.
             AllocSlack = 1L << 20, AllocFactor = 64,
             Read = b =>
@@ -172,7 +173,7 @@ public class FuzzTests(ITestOutputHelper output)
         byte[] real = File.ReadAllBytes(ImageNetResNet18.DefaultModelPath).AsSpan(0, 32 << 10).ToArray();
         var r = new Fuzz
         {
-            Name = "onnx", Seed = 14, Iterations = 3000, Seeds = [small, small, real],
+            Name = "onnx", Seed = 14, Iterations = 20000, Seeds = [small, small, real],
             AllocSlack = 1L << 20, AllocFactor = 16,
             Read = b => OnnxReader.Read(b, "fuzz.onnx"),
         }.Run();
@@ -223,7 +224,7 @@ public class FuzzTests(ITestOutputHelper output)
         string path = tmp.File("fuzz.pth");
         var r = new Fuzz
         {
-            Name = "pth", Seed = 16, Iterations = 800, Seeds = [File.ReadAllBytes(tmp.File("seed.pth"))],
+            Name = "pth", Seed = 16, Iterations = 3000, Seeds = [File.ReadAllBytes(tmp.File("seed.pth"))],
             AllocSlack = 4L << 20, AllocFactor = 64,
             Read = b => { File.WriteAllBytes(path, b); return StateDicts.Read(path); },
             Check = (_, d) => DisposeAll(d),
@@ -241,7 +242,7 @@ public class FuzzTests(ITestOutputHelper output)
         [
             File.ReadAllBytes(tmp.File("demo/dataset.json")),
             Encoding.UTF8.GetBytes(DatasetDescriptor.LoadOrBuiltin("msrc21-objects").ToJson()),
-            Encoding.UTF8.GetBytes(DatasetDescriptor.LoadOrBuiltin("cocostuff10k").ToJson()),
+            Encoding.UTF8.GetBytes(DatasetDescriptor.LoadOrBuiltin("coco-stuff-10k-voc").ToJson()),
         ];
         string path = tmp.File("fuzz.json");
         var r = new Fuzz
