@@ -18,8 +18,8 @@ public class TrainKillResumeTests
 
     internal static string[] TrainArgs(string root, string run) =>
     [
-        "train", "--out", run, "--root", root, "--iterations", "10", "--checkpoint-every", "3", "--crop", "64",
-        "--batch-size", "2", "--warmup", "3", "--period", "4", "--momentum", "0.9", "--seed", "7",
+        "train", "--out", run, "--root", root, "--iterations", "8", "--checkpoint-every", "2", "--crop", "64",
+        "--batch-size", "2", "--warmup", "2", "--period", "4", "--momentum", "0.9", "--seed", "7",
     ];
 
     internal static int MetricLines(string path)
@@ -44,26 +44,26 @@ public class TrainKillResumeTests
         Assert.True(r.Code == 0, r.Err);
 
         string metrics = Path.Combine(killed, Stage1Trainer.MetricsFile);
-        // Kill 1: after the first checkpoint (iteration 3), mid-interval. Kill 2: after resuming, past checkpoint 6.
+        // Kill 1: after the first checkpoint (iteration 2). Kill 2: after resuming, past checkpoint 4.
         using (var child = AsdtChild.Start(tmp.Path, TrainArgs(data, killed)))
-            child.KillWhen(() => MetricLines(metrics) >= 5, Limit, "5 logged iterations");
+            child.KillWhen(() => MetricLines(metrics) >= 4, Limit, "4 logged iterations");
         long first = TrainingStateIteration(killed);
-        Assert.InRange(first, 3, 9);
+        Assert.InRange(first, 2, 7);
         using (var child = AsdtChild.Start(tmp.Path, "train", "--out", killed, "--resume"))
-            child.KillWhen(() => MetricLines(metrics) >= 8, Limit, "8 logged iterations");
-        Assert.InRange(TrainingStateIteration(killed), first, 9);
+            child.KillWhen(() => MetricLines(metrics) >= 7, Limit, "7 logged iterations");
+        Assert.InRange(TrainingStateIteration(killed), Math.Max(first, 4), 7);
         r = AsdtChild.Run(tmp.Path, Limit, "train", "--out", killed, "--resume");
         Assert.True(r.Code == 0, r.Err);
 
         AssertSameTensors(Path.Combine(straight, "checkpoint", "model.safetensors"), Path.Combine(killed, "checkpoint", "model.safetensors"));
         AssertSameTensors(Path.Combine(straight, "checkpoint", "extra.safetensors"), Path.Combine(killed, "checkpoint", "extra.safetensors"));
-        Assert.Equal(10, TrainingStateIteration(killed));
+        Assert.Equal(8, TrainingStateIteration(killed));
 
-        // metrics.jsonl: one line per iteration 0..9, in order, with the same losses as the straight run.
+        // metrics.jsonl: one line per iteration 0..7, in order, with the same losses as the straight run.
         var a = MetricsLog.Read(Path.Combine(straight, Stage1Trainer.MetricsFile)).ToList();
         var b = MetricsLog.Read(metrics).ToList();
-        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), b.Select(e => e.GetProperty("iteration").GetInt64()));
-        Assert.Equal(10, File.ReadAllLines(metrics).Length);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), b.Select(e => e.GetProperty("iteration").GetInt64()));
+        Assert.Equal(8, File.ReadAllLines(metrics).Length);
         foreach (var field in new[] { "phase", "loss", "classLoss", "learningRate", "studentCe", "studentEnergy", "segTeacherCe", "segTeacherEnergy" })
             Assert.Equal(a.Select(e => Field(e, field)), b.Select(e => Field(e, field)));
         // All three phases were crossed by the kills.
