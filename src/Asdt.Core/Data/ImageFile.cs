@@ -24,6 +24,11 @@ public static class ImageFile
         int w = codec.Info.Width, h = codec.Info.Height;
         CheckSize(w, h, path);
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // A header claiming far more pixels than the data can encode (corrupt or hostile) is refused before the
+        // w×h buffer is allocated: the codecs fill missing rows silently, so only the ratio can tell.
+        long perByte = codec.EncodedFormat == SKEncodedImageFormat.Jpeg ? JpegPixelsPerByte : OtherPixelsPerByte;
+        if ((long)w * h > perByte * bytes.Length)
+            throw new AsdtException(path, $"image header claims {w}x{h} pixels, more than {bytes.Length} bytes of {codec.EncodedFormat} data can hold (corrupt header or truncated file)");
         var rgba = new byte[(long)w * h * 4];
         SKCodecResult result;
         unsafe
@@ -39,6 +44,13 @@ public static class ImageFile
         }
         return image;
     }
+
+    /// <summary>
+    /// Most pixels one byte of a file can encode. Huffman-coded JPEG spends at least one bit per 8×8 luma block
+    /// (512 pixels per byte); the limit allows twice that. PNG and the rest: deflate expands at most 1032:1 and a
+    /// pixel takes at least one bit (8256 per byte).
+    /// </summary>
+    public const long JpegPixelsPerByte = 1024, OtherPixelsPerByte = 8 * 1032;
 
     /// <summary>Width and height from the file header, without decoding the pixels.</summary>
     public static (int Width, int Height) ReadSize(string path)

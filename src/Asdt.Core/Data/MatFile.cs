@@ -150,7 +150,8 @@ public static class MatFile
             if (output.Length < 8) throw new AsdtException(path, "truncated or corrupt compressed MAT element");
             return output.ToArray();
         }
-        catch (InvalidDataException e) { throw new AsdtException(path, $"corrupt compressed MAT element ({e.Message})", e); }
+        catch (Exception e) when (e is InvalidDataException or IOException) // ZLibException is an IOException
+        { throw new AsdtException(path, $"corrupt compressed MAT element ({e.Message})", e); }
     }
 
     /// <summary>Parses the content of one miMATRIX element. Returns the array, or null with the reason it was skipped.</summary>

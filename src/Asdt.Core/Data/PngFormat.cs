@@ -17,6 +17,9 @@ internal static class PngFormat
     /// <summary>Largest image we accept (pixels), checked before allocating anything.</summary>
     public const long MaxPixels = 1L << 28;
 
+    /// <summary>Deflate's largest expansion (258-byte matches coded in about 2 bits: 1032:1).</summary>
+    const long MaxDeflateRatio = 1032;
+
     public readonly record struct Header(int Width, int Height, int BitDepth, int ColorType, int Interlace)
     {
         public int Channels => ColorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
@@ -105,6 +108,10 @@ internal static class PngFormat
         long stride = h.RowBytes + 1;
         long expected = stride * h.Height;
         if (expected > int.MaxValue) throw new AsdtException(path, $"PNG {h.Width}x{h.Height} is too large");
+        // Deflate cannot compress better than 1032:1, so image data this small cannot hold that many rows:
+        // refuse before allocating them (a corrupt header must not cost gigabytes).
+        if (expected > MaxDeflateRatio * idat.Length + 1024)
+            throw new AsdtException(path, $"truncated PNG image data ({idat.Length} compressed bytes cannot hold {h.Width}x{h.Height} pixels)");
         var rows = new byte[expected];
         idat.Position = 0;
         try
@@ -119,7 +126,8 @@ internal static class PngFormat
             }
             if (got < rows.Length) throw new AsdtException(path, $"truncated PNG image data ({got} of {expected} bytes)");
         }
-        catch (InvalidDataException e) { throw new AsdtException(path, $"corrupt PNG image data ({e.Message})", e); }
+        catch (Exception e) when (e is InvalidDataException or IOException) // ZLibException is an IOException
+        { throw new AsdtException(path, $"corrupt PNG image data ({e.Message})", e); }
         Unfilter(rows, h.Height, (int)h.RowBytes, h.FilterBpp, path);
         return new Decoded(h, palette, rows);
     }

@@ -90,11 +90,49 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>
+    /// Repairs what a process killed inside <see cref="Save"/> can leave beside <paramref name="folder"/>: if the
+    /// checkpoint itself is missing but the previous one survives as <c>.NAME.old-*</c> (killed between the two
+    /// renames), it is moved back; then stale <c>.NAME.tmp-*</c> and <c>.NAME.old-*</c> folders of processes that
+    /// no longer run are deleted. Call it only where one writer owns the checkpoint (e.g. a training run folder).
+    /// Returns true if a checkpoint was restored.
+    /// </summary>
+    public static bool Recover(string folder)
+    {
+        string target = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        string? parent = Path.GetDirectoryName(target);
+        if (parent == null || !Directory.Exists(parent)) return false;
+        string name0 = Path.GetFileName(target);
+        bool restored = false;
+        if (!File.Exists(Path.Combine(target, ManifestFile)))
+        {
+            var previous = Directory.GetDirectories(parent, $".{name0}.old-*")
+                .Where(d => File.Exists(Path.Combine(d, ManifestFile)))
+                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d, ManifestFile)))
+                .FirstOrDefault();
+            if (previous != null)
+            {
+                if (Directory.Exists(target)) Directory.Delete(target, true); // cannot happen with atomic renames; be safe
+                Directory.Move(previous, target);
+                restored = true;
+            }
+        }
+        foreach (var pattern in new[] { $".{name0}.tmp-*", $".{name0}.old-*" })
+            foreach (var dir in Directory.GetDirectories(parent, pattern))
+            {
+                string tag = Path.GetFileName(dir)[(name0.Length + 6)..];
+                int dash = tag.IndexOf('-');
+                if (dash > 0 && int.TryParse(tag[..dash], out int pid) && (pid == Environment.ProcessId || IO.AtomicFile.ProcessIsAlive(pid))) continue;
+                TryDelete(dir);
+            }
+        return restored;
+    }
+
     static void WriteText(string path, string text)
     {
-        using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        using var fs = IO.AtomicFile.CreateNew(path);
         using (var w = new StreamWriter(fs, leaveOpen: true)) w.Write(text);
-        fs.Flush(flushToDisk: true);
+        if (fs is FileStream file) file.Flush(flushToDisk: true); else fs.Flush();
     }
 
     static void TryDelete(string dir)

@@ -46,7 +46,8 @@ public static class PseudoMaskGenerator
     public static int Run(AsdtNetwork network, ImageNormalization normalization, SegmentationDataset dataset, string split,
         string outputFolder, PsmSettings settings, Shard shard, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(outputFolder);
+        IO.AtomicFile.CreateFolder(outputFolder);
+        IO.AtomicFile.DeleteStaleTemporaries(outputFolder); // left by a killed run; never another live shard's
         var ids = shard.Select(dataset.Ids(split));
         var todo = ids.Where(id => !File.Exists(Path.Combine(outputFolder, id + ".png"))).ToArray();
         int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;

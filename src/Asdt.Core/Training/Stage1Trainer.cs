@@ -32,10 +32,14 @@ public sealed class Stage1Trainer
     /// <summary>Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.</summary>
     public void Run(bool resume, IProgressSink? progress = null, Action<IterationMetrics>? onIteration = null, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(runFolder);
+        AtomicFile.CreateFolder(runFolder);
+        string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
+        // A run killed inside a checkpoint save or a metrics rewrite leaves temporaries (and, between the two
+        // renames of a save, the previous checkpoint under a hidden name): put the checkpoint back, drop the rest.
+        Checkpoint.Recover(checkpointPath);
+        AtomicFile.DeleteStaleTemporaries(runFolder);
         string configPath = Path.Combine(runFolder, ConfigFile);
         string configJson = AsdtJson.Serialize(config);
-        string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
         if (resume)
         {
             if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
@@ -111,8 +115,23 @@ public sealed class Stage1Trainer
             progress?.Report(t + 1, $"{record.Phase} loss {record.Loss:0.000} cls {record.ClassLoss:0.000}");
             bool last = t + 1 == config.Iterations;
             if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
+            {
+                // Never replace the last good checkpoint with weights an update made non-finite.
+                if (NonFiniteParameter(network) is string bad)
+                    throw new AsdtException(Path.Combine(runFolder, MetricsFile),
+                        $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
                 Stage1Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+            }
         }
+    }
+
+    /// <summary>The name of the first parameter holding a NaN or infinity, or null.</summary>
+    static string? NonFiniteParameter(AsdtNetwork network)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var (name, p) in network.named_parameters())
+            if (!p.isfinite().all().item<bool>()) return name;
+        return null;
     }
 
     static string NonFiniteTerms(IterationMetrics m)

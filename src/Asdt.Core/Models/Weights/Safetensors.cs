@@ -67,6 +67,7 @@ public static class Safetensors
         var headerBytes = new byte[n];
         fs.ReadExactly(headerBytes);
         if (headerBytes[0] != (byte)'{') throw Corrupt(path, "header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw Corrupt(path, "header is not valid UTF-8");
         long dataStart = 8 + (long)n, dataLength = fileLength - dataStart;
 
         var entries = new List<Entry>();

@@ -27,6 +27,7 @@ public static class StateDicts
         if (!(magic[0] == (byte)'P' && magic[1] == (byte)'K'))
             throw new AsdtException(path, "not a PyTorch zip checkpoint (files saved by torch < 1.6 use the legacy format: " +
                 "re-save them in Python with torch.save(torch.load(f), g), or convert to .safetensors)");
+        PthValidator.Validate(path); // sizes in the pickle checked against the archive before PyBridge allocates them
         Hashtable table;
         try { table = PyTorchUnpickler.UnpickleStateDict(path); }
         catch (Exception e) when (e is not OutOfMemoryException)
