@@ -6,13 +6,15 @@ namespace Asdt.Reports;
 /// CAM segmentation at many background thresholds in one pass (PSA convention, ALGORITHM.md §3.4):
 /// a constant background score θ is prepended to the max-normalised CAMs and the argmax taken, so a
 /// pixel is its strongest class a when max CAM m &gt; θ and background otherwise (argmax keeps the
-/// first of equal scores: m = θ is background). Each labelled pixel is counted once as
+/// first of equal scores: m = θ is background). As in PSA's numpy code, θ and the CAMs are compared
+/// as float32 (a CAM of 0.3f equals θ = 0.3). Each labelled pixel is counted once as
 /// (ground truth, a, number of thresholds below m); the confusion matrix of every threshold follows
 /// exactly from those counts. Thread-safe; sweeps of disjoint image sets add up (<see cref="Add(CamThresholdSweep)"/>).
 /// </summary>
 public sealed class CamThresholdSweep
 {
     readonly double[] thresholds;
+    readonly float[] floatThresholds;
     readonly int classes;
     // counts[(gt * classes + fg) * (T + 1) + k]: k = number of thresholds strictly below the pixel's max CAM.
     readonly long[] counts;
@@ -30,6 +32,7 @@ public sealed class CamThresholdSweep
             if (!(thresholds[i] > thresholds[i - 1])) throw new ArgumentException("thresholds must be strictly increasing", nameof(thresholds));
         this.classes = classes;
         this.thresholds = thresholds.ToArray();
+        floatThresholds = this.thresholds.Select(t => (float)t).ToArray();
         counts = new long[classes * classes * (thresholds.Count + 1)];
     }
 
@@ -64,13 +67,13 @@ public sealed class CamThresholdSweep
     }
 
     /// <summary>Number of thresholds strictly below <paramref name="value"/>.</summary>
-    int Below(double value)
+    int Below(float value)
     {
-        int lo = 0, hi = thresholds.Length;
+        int lo = 0, hi = floatThresholds.Length;
         while (lo < hi)
         {
             int mid = (lo + hi) / 2;
-            if (thresholds[mid] < value) lo = mid + 1; else hi = mid;
+            if (floatThresholds[mid] < value) lo = mid + 1; else hi = mid;
         }
         return lo;
     }

@@ -303,14 +303,14 @@ public static class HeadEvaluator
         catch (ArgumentException e) { throw new AsdtException(item.Id, e.Message); }
     }
 
-    /// <summary>argmax over [θ ; CAM_c for present c] (background wins ties), as segmentation labels.</summary>
+    /// <summary>argmax over [θ ; CAM_c for present c] (background wins ties; compared as float32 like PSA), as segmentation labels.</summary>
     public static byte[] CamLabels(ReadOnlySpan<float> cams, IReadOnlyList<int> present, int classes, double threshold)
     {
         int n = cams.Length / (classes - 1);
         var labels = new byte[n];
         for (int i = 0; i < n; i++)
         {
-            double best = threshold; byte label = 0;
+            float best = (float)threshold; byte label = 0;
             foreach (int c in present)
             {
                 float v = cams[c * n + i];

@@ -433,13 +433,14 @@ public static class RunReport
     }
 
     const string Css = """
+        *{box-sizing:border-box}
         body{margin:0;background:#f4f5f7;color:#1d232b;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
         main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh;box-shadow:0 0 12px rgba(0,0,0,.06)}
         h1{font-size:26px;margin:0 0 4px} h2{font-size:20px;margin:36px 0 10px;padding-bottom:4px;border-bottom:2px solid #e3e6ea} h3{font-size:16px;margin:22px 0 8px}
         code{background:#f0f2f5;padding:1px 5px;border-radius:4px;font-size:90%}
         .sub{color:#68717d;font-size:13px;margin:0 0 16px} .note{color:#4f5863;font-size:13.5px}
         .cards{display:flex;flex-wrap:wrap;gap:12px;margin:18px 0}
-        .card{flex:1 1 160px;border:1px solid #e3e6ea;border-radius:10px;padding:10px 14px;background:#fafbfc}
+        .card{flex:1 1 140px;border:1px solid #e3e6ea;border-radius:10px;padding:10px 14px;background:#fafbfc}
         .card .t{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#68717d} .card .v{font-size:22px;font-weight:600} .card .d{font-size:12.5px;color:#68717d}
         .grid{display:flex;flex-wrap:wrap;gap:10px} .grid img{width:calc(50% - 5px);border:1px solid #eceef1;border-radius:6px}
         img.wide{width:100%;border:1px solid #eceef1;border-radius:6px}
