@@ -71,8 +71,24 @@ public static class StudyRunner
         return EvalRunCommand.Evaluate(run, split, settings, folder);
     }
 
+    /// <summary>Writes report.html unless one newer than every file it shows (metrics, checkpoint, scores) exists.</summary>
     public static void Report(string label, string runFolder)
     {
+        string html = Path.Combine(runFolder, Reports.RunReport.FileName);
+        if (File.Exists(html))
+        {
+            var written = File.GetLastWriteTimeUtc(html);
+            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile) }
+                .Select(f => Path.Combine(runFolder, f))
+                .Concat(Directory.GetDirectories(runFolder, "eval-*").Select(d => Path.Combine(d, HeadEvaluation.FileName)))
+                .Concat(Directory.GetFiles(runFolder, "psm-*score.json"))
+                .Where(File.Exists);
+            if (inputs.All(f => File.GetLastWriteTimeUtc(f) <= written))
+            {
+                Console.WriteLine($"{label}: report up to date ({html})");
+                return;
+            }
+        }
         Console.WriteLine($"{label}: report");
         ReportCommand.Write(runFolder);
     }

@@ -99,7 +99,7 @@ public static class Plots
         if (xTicks != null) plot.Axes.Bottom.SetTicks(xTicks, xTicks.Select(t => t.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
         if (xRange is { } xr) plot.Axes.SetLimitsX(xr.Min, xr.Max);
         if (yTicks != null) plot.Axes.Left.SetTicks(yTicks, yTicks.Select(t => t.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-        if (legend && series.Count(s => s.Name.Length > 0) > 1) plot.ShowLegend(Alignment.UpperRight);
+        if (legend && series.Count(s => s.Name.Length > 0) > 1) plot.ShowLegend(Edge.Right);
         else plot.HideLegend();
         Save(plot, path, width, height);
     }
