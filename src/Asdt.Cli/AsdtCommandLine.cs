@@ -9,8 +9,16 @@ namespace Asdt.Cli;
 /// </summary>
 public static class AsdtCommandLine
 {
+    /// <summary>The arguments of the running command (result tables print the command that made them).</summary>
+    public static string[] Arguments { get; private set; } = [];
+
+    /// <summary>"asdt &lt;arguments&gt;", quoted where needed.</summary>
+    public static string CommandText() =>
+        "asdt " + string.Join(" ", Arguments.Select(a => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '$') ? $"'{a.Replace("'", "'\\''")}'" : a));
+
     public static int Run(string[] args)
     {
+        Arguments = args;
         var root = new RootCommand("Asdt: Alternate Self-Dual Teaching for weakly supervised semantic segmentation.");
         foreach (var command in Commands()) root.Subcommands.Add(command);
         try
@@ -33,6 +41,10 @@ public static class AsdtCommandLine
         yield return Asdt.Cli.Commands.TrainCommand.Create();
         yield return Asdt.Cli.Commands.PsmCommand.Create();
         yield return Asdt.Cli.Commands.EvalCommand.Create();
+        yield return Asdt.Cli.Commands.EvalRunCommand.Create();
+        yield return Asdt.Cli.Commands.ReportCommand.Create();
+        yield return Asdt.Cli.Commands.AblateCommand.Create();
+        yield return Asdt.Cli.Commands.SweepCommand.Create();
         yield return Asdt.Cli.Commands.SegTrainCommand.Create();
         yield return Asdt.Cli.Commands.SegEvalCommand.Create();
         yield return Asdt.Cli.Commands.SegmentCommand.Create();

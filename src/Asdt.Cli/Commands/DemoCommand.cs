@@ -19,7 +19,7 @@ public static class DemoCommand
 
     public static Command Create()
     {
-        var command = new Command("demo", "Run the whole pipeline on the built-in demo dataset: data → stage-1 training (quick preset) → pseudo masks → mIoU.")
+        var command = new Command("demo", "Run the whole pipeline on the built-in demo dataset: data → stage-1 training (quick preset) → pseudo masks → mIoU → report.html.")
         {
             Out, Iterations, Count,
         };
@@ -36,10 +36,10 @@ public static class DemoCommand
         string data = Path.Combine(output, "data");
         if (!File.Exists(Path.Combine(data, "dataset.json")))
         {
-            Console.WriteLine($"[1/4] generating {count} demo images in {data}");
+            Console.WriteLine($"[1/5] generating {count} demo images in {data}");
             DemoDataset.Generate(data, count);
         }
-        else Console.WriteLine($"[1/4] demo data already in {data}");
+        else Console.WriteLine($"[1/5] demo data already in {data}");
         var dataset = SegmentationDataset.Open(Path.Combine(data, "dataset.json"));
         DatasetCommand.Print(dataset, DatasetStatistics.Compute(dataset, "train"));
 
@@ -47,18 +47,21 @@ public static class DemoCommand
         var config = Stage1Presets.Quick with { Data = Stage1Presets.Quick.Data with { Dataset = Path.GetFullPath(Path.Combine(data, "dataset.json")) } };
         if (iterations is int it) config = config with { Iterations = it, Overrides = [$"--iterations={it}"] };
         bool resume = File.Exists(Path.Combine(run, Stage1Trainer.ConfigFile));
-        Console.WriteLine($"[2/4] stage 1 ({(resume ? "resuming " : "")}quick preset) in {run}");
+        Console.WriteLine($"[2/5] stage 1 ({(resume ? "resuming " : "")}quick preset) in {run}");
         TrainCommand.Train(config, run, resume);
 
         using var stage1 = Stage1Run.Open(run);
         string psm = Path.Combine(run, "psm-train");
-        Console.WriteLine($"[3/4] pseudo masks → {psm}");
+        Console.WriteLine($"[3/5] pseudo masks → {psm}");
         PsmCommand.Generate(stage1, "train", psm, new PsmSettings { Crf = config.SegTeacherCrf }, Shard.All);
 
-        Console.WriteLine("[4/4] scoring the pseudo masks against the demo ground truth");
+        Console.WriteLine("[4/5] scoring the pseudo masks against the demo ground truth");
         var score = EvalCommand.Evaluate(dataset, "train", psm, Shard.All);
         EvalCommand.Write(score, Path.Combine(run, "psm-train-score"));
         Console.Write(score.ToMarkdown());
-        Console.WriteLine($"done: PSM mIoU {100 * score.MeanIoU:0.00} on the demo train split; run folder {run}");
+
+        Console.WriteLine("[5/5] report");
+        string report = ReportCommand.Write(run);
+        Console.WriteLine($"done: PSM mIoU {100 * score.MeanIoU:0.00} on the demo train split; run folder {run}; open {report}");
     }
 }

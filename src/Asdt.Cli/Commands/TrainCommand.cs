@@ -44,6 +44,16 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>The options that set config values (all but --out and --resume), for commands that train several runs (ablate, sweep).</summary>
+    public static IEnumerable<Option> ConfigOptions() => AllOptions().Where(o => o != Out && o != Resume);
+
+    /// <summary>Config options the user actually gave on the command line.</summary>
+    public static IEnumerable<string> GivenOptions(ParseResult parse, params Option[] among) =>
+        among.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name);
+
+    /// <summary>--strategy, --period and --tau: set per row by ablate and per point by sweep.</summary>
+    public static Option[] StrategyOptions => [Strategy, Period, Tau];
+
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,

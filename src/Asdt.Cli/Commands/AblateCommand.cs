@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Asdt.IO;
+using Asdt.Psm;
+using Asdt.Reports;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>
+/// `asdt ablate`: the paper's Table 4. Trains the student strategies I–V under identical settings (a
+/// preset plus the usual train flags), one run folder per row under --out, scores P^st, P^s and P̄ of
+/// each and writes ablation.md / ablation.json. Resumable: finished rows are neither retrained nor rescored.
+/// </summary>
+public static class AblateCommand
+{
+    static readonly Option<string> Out = new("--out") { Description = "Study folder: one run folder per row, ablation.md and ablation.json", Required = true };
+    static readonly Option<string?> Rows = new("--rows") { Description = "Rows to run, e.g. I,V [default: I,II,III,IV,V]" };
+    static readonly Option<string?> EvalSplit = new("--eval-split") { Description = "Split to score [default: the training split]" };
+    static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict outputs to the image labels: auto (on the training split only), yes, no", DefaultValueFactory = _ => "auto" };
+    static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
+    static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write report.html per row" };
+
+    public static Command Create()
+    {
+        var command = new Command("ablate", "Table 4: train strategies I–V under identical settings, score P^st / P^s / P̄ of each (with and without CRF) → <out>/ablation.md + .json. Resumable.")
+        {
+            Out, Rows, EvalSplit, Restrict, NoCam, NoReport,
+        };
+        foreach (var o in TrainCommand.ConfigOptions()) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var given = TrainCommand.GivenOptions(parse, TrainCommand.StrategyOptions[0]).ToArray();
+            if (given.Length > 0) throw new AsdtException("ablate sets --strategy per row; choose rows with --rows");
+            var rows = parse.GetValue(Rows) is string r
+                ? r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(AblationTable.ParseRow).Distinct().ToArray()
+                : AblationTable.Strategies.ToArray();
+            Run(TrainCommand.FromFlags(parse), parse.GetValue(Out)!, rows, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
+                !parse.GetValue(NoCam), !parse.GetValue(NoReport), AsdtCommandLine.CommandText());
+            return 0;
+        });
+        return command;
+    }
+
+    public static string RowFolder(string output, StudentStrategy s) => Path.Combine(output, $"row-{AblationTable.RowName(s)}-{s}");
+
+    public static AblationTable Run(Stage1Config baseConfig, string output, IReadOnlyList<StudentStrategy> rows, string? evalSplit, string restrict,
+        bool cam, bool report, string command)
+    {
+        Directory.CreateDirectory(output);
+        var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
+        var settings = new HeadEvaluationSettings
+        {
+            Sources = [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max],
+            RestrictToImageLabels = restricted,
+            Crf = baseConfig.SegTeacherCrf,
+            WithoutCrf = true,
+            Cam = cam,
+        };
+        var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true));
+        var results = new Dictionary<StudentStrategy, HeadEvaluation>();
+        AblationTable Table() => new()
+        {
+            Header = header,
+            Rows = rows.Select(s => AblationTable.RowFrom(s, results.GetValueOrDefault(s), RowFolder(output, s), StudyRunner.TrainingSeconds(RowFolder(output, s)))).ToArray(),
+        };
+        foreach (var strategy in rows)
+        {
+            string label = $"ablate row {AblationTable.RowName(strategy)} ({strategy})";
+            string folder = RowFolder(output, strategy);
+            var config = baseConfig with { Strategy = strategy, Overrides = [.. baseConfig.Overrides, $"--strategy={strategy} (asdt ablate row {AblationTable.RowName(strategy)})"] };
+            StudyRunner.TrainIfNeeded(label, config, folder);
+            results[strategy] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
+            if (report) StudyRunner.Report(label, folder);
+            Write(output, Table());
+        }
+        var table = Table();
+        Write(output, table);
+        Console.WriteLine();
+        Console.Write(table.ToMarkdown());
+        Console.WriteLine($"ablate: wrote {Path.Combine(output, "ablation.md")} and ablation.json");
+        return table;
+    }
+
+    public static void Write(string output, AblationTable table)
+    {
+        AtomicFile.WriteAllText(Path.Combine(output, "ablation.json"), AsdtJson.Serialize(table));
+        AtomicFile.WriteAllText(Path.Combine(output, "ablation.md"), table.ToMarkdown());
+    }
+}

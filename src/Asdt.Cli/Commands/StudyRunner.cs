@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Asdt.Reports;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>
+/// The steps ablate and sweep repeat for every run folder, each skipped when already done so a killed
+/// study resumes: train (finished runs are not retrained, unfinished ones resume from their
+/// checkpoint), score the heads (heads.json with the same protocol is reused), write report.html.
+/// </summary>
+public static class StudyRunner
+{
+    /// <summary>Iterations finished according to the run's checkpoint (0 without one).</summary>
+    public static long FinishedIterations(string runFolder)
+    {
+        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile);
+        if (!File.Exists(state)) return 0;
+        using var doc = JsonDocument.Parse(File.ReadAllText(state));
+        foreach (var p in doc.RootElement.EnumerateObject())
+            if (p.Name.Equals("iteration", StringComparison.OrdinalIgnoreCase)) return p.Value.GetInt64();
+        return 0;
+    }
+
+    /// <summary>Sum of the per-iteration seconds in metrics.jsonl (null without metrics).</summary>
+    public static double? TrainingSeconds(string runFolder)
+    {
+        string file = Path.Combine(runFolder, Stage1Trainer.MetricsFile);
+        if (!File.Exists(file)) return null;
+        double total = 0;
+        foreach (var e in MetricsLog.Read(file))
+            if (e.TryGetProperty("seconds", out var s) && s.TryGetDouble(out double v)) total += v;
+        return total;
+    }
+
+    public static void TrainIfNeeded(string label, Stage1Config config, string runFolder)
+    {
+        long finished = FinishedIterations(runFolder);
+        if (finished >= config.Iterations)
+        {
+            Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");
+            return;
+        }
+        bool resume = File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile));
+        Console.WriteLine($"{label}: {(resume ? $"resuming at iteration {finished}" : "training")} in {runFolder}");
+        TrainCommand.Train(config, runFolder, resume);
+    }
+
+    /// <summary>The run's heads.json for this split and protocol, evaluated now if missing or made with other settings.</summary>
+    public static HeadEvaluation EvaluateIfNeeded(string label, string runFolder, string split, HeadEvaluationSettings settings)
+    {
+        string folder = Path.Combine(runFolder, $"eval-{split}");
+        string file = Path.Combine(folder, HeadEvaluation.FileName);
+        if (File.Exists(file))
+        {
+            var existing = AsdtJson.Read<HeadEvaluation>(file);
+            bool same = existing.Split == split && existing.RestrictToImageLabels == settings.RestrictToImageLabels
+                        && existing.Crf == settings.Crf?.ToString() && existing.Shard == null
+                        && settings.Sources.All(s => existing.Variants.Any(v => v.Source == HeadEvaluation.SourceName(s)))
+                        && (!settings.Cam || existing.Cam != null);
+            if (same)
+            {
+                Console.WriteLine($"{label}: already scored ({file})");
+                return existing;
+            }
+            Console.WriteLine($"{label}: {file} was made with other settings; scoring again");
+        }
+        using var run = Stage1Run.Open(runFolder);
+        Console.WriteLine($"{label}: scoring the heads on {split}");
+        return EvalRunCommand.Evaluate(run, split, settings, folder);
+    }
+
+    /// <summary>Writes report.html unless one newer than every file it shows (metrics, checkpoint, scores) exists.</summary>
+    public static void Report(string label, string runFolder)
+    {
+        string html = Path.Combine(runFolder, Reports.RunReport.FileName);
+        if (File.Exists(html))
+        {
+            var written = File.GetLastWriteTimeUtc(html);
+            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile) }
+                .Select(f => Path.Combine(runFolder, f))
+                .Concat(Directory.GetDirectories(runFolder, "eval-*").Select(d => Path.Combine(d, HeadEvaluation.FileName)))
+                .Concat(Directory.GetFiles(runFolder, "psm-*score.json"))
+                .Where(File.Exists);
+            if (inputs.All(f => File.GetLastWriteTimeUtc(f) <= written))
+            {
+                Console.WriteLine($"{label}: report up to date ({html})");
+                return;
+            }
+        }
+        Console.WriteLine($"{label}: report");
+        ReportCommand.Write(runFolder);
+    }
+
+    /// <summary>The run's training split unless given; restricted to image labels exactly when it is the training split (ALGORITHM.md §7, A17).</summary>
+    public static (string Split, bool Restrict) EvalSplit(Stage1Config config, string? split, string restrict)
+    {
+        string s = split ?? config.Data.Split;
+        bool r = restrict.ToLowerInvariant() switch
+        {
+            "auto" => s == config.Data.Split,
+            "yes" or "true" => true,
+            "no" or "false" => false,
+            var other => throw new AsdtException($"--restrict must be auto, yes or no (got '{other}')"),
+        };
+        return (s, r);
+    }
+
+    public static string Protocol(string split, bool restrict, bool crf) =>
+        $"{split} split, single scale, full images, {(crf ? "dense CRF (RRM inference parameters)" : "no CRF")}, " +
+        (restrict ? "outputs restricted to background + the image's classes (train protocol)" : "no image-label restriction (RRM's val protocol, A17)");
+}

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Globalization;
+using Asdt.IO;
+using Asdt.Psm;
+using Asdt.Reports;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>
+/// `asdt sweep`: the paper's Fig. 5. One ASDT (strategy V) run per (T, τ) under --out, the PSM mIoU
+/// (P̄ + CRF) of each, a table (sweep.md / sweep.json) and a plot (sweep.png: mIoU vs τ, one line per T).
+/// Resumable: finished points are neither retrained nor rescored.
+/// </summary>
+public static class SweepCommand
+{
+    static readonly Option<string> Out = new("--out") { Description = "Study folder: one run folder per point, sweep.md, sweep.json, sweep.png", Required = true };
+    static readonly Option<string> Periods = new("--periods") { Description = "Periods T (comma-separated)", DefaultValueFactory = _ => "50,75,100" };
+    static readonly Option<string> Taus = new("--taus") { Description = "Proportions τ (comma-separated)", DefaultValueFactory = _ => "2,4,5,6,8" };
+    static readonly Option<string?> EvalSplit = new("--eval-split") { Description = "Split to score [default: the training split]" };
+    static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict outputs to the image labels: auto (on the training split only), yes, no", DefaultValueFactory = _ => "auto" };
+    static readonly Option<bool> AllHeads = new("--all-heads") { Description = "Also score P^st and P^s (and without CRF), not just the PSMs (P̄ + CRF)" };
+    static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write report.html per point" };
+
+    public static Command Create()
+    {
+        var command = new Command("sweep", "Fig. 5: train ASDT for every period T × proportion τ, score the PSMs (P̄ + CRF) → <out>/sweep.md, .json and sweep.png. Resumable.")
+        {
+            Out, Periods, Taus, EvalSplit, Restrict, AllHeads, NoReport,
+        };
+        foreach (var o in TrainCommand.ConfigOptions()) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var given = TrainCommand.GivenOptions(parse, TrainCommand.StrategyOptions).ToArray();
+            if (given.Length > 0) throw new AsdtException($"sweep sets the strategy (V), --period and --tau per point; do not pass {string.Join(", ", given)} (use --periods and --taus)");
+            var periods = EvalRunCommand.ParseList(parse.GetValue(Periods)!, "--periods").Select(p =>
+                p >= 1 && p == Math.Floor(p) ? (int)p : throw new AsdtException($"--periods: {p} is not a whole number of iterations ≥ 1")).Distinct().ToArray();
+            var taus = EvalRunCommand.ParseList(parse.GetValue(Taus)!, "--taus").Select(t =>
+                t > 0 ? t : throw new AsdtException($"--taus: τ must be positive (got {t})")).Distinct().ToArray();
+            Run(TrainCommand.FromFlags(parse), parse.GetValue(Out)!, periods, taus, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
+                parse.GetValue(AllHeads), !parse.GetValue(NoReport), AsdtCommandLine.CommandText());
+            return 0;
+        });
+        return command;
+    }
+
+    public static string PointFolder(string output, int period, double tau) =>
+        Path.Combine(output, $"T{period}-tau{tau.ToString("0.###", CultureInfo.InvariantCulture)}");
+
+    public static SweepTable Run(Stage1Config baseConfig, string output, IReadOnlyList<int> periods, IReadOnlyList<double> taus, string? evalSplit,
+        string restrict, bool allHeads, bool report, string command)
+    {
+        Directory.CreateDirectory(output);
+        var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
+        var settings = new HeadEvaluationSettings
+        {
+            Sources = allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
+            RestrictToImageLabels = restricted,
+            Crf = baseConfig.SegTeacherCrf,
+            WithoutCrf = allHeads,
+            Cam = false,
+        };
+        var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true));
+        var points = (from period in periods from tau in taus select (period, tau)).ToArray();
+        var results = new Dictionary<(int, double), HeadEvaluation>();
+        SweepTable Table() => new()
+        {
+            Header = header,
+            Points = points.Select(p => SweepTable.PointFrom(p.period, p.tau, baseConfig.PulseWidth.Reading, results.GetValueOrDefault(p), PointFolder(output, p.period, p.tau))).ToArray(),
+        };
+        int k = 0;
+        foreach (var (period, tau) in points)
+        {
+            string label = $"sweep {++k}/{points.Length} (T = {period}, τ = {tau.ToString(CultureInfo.InvariantCulture)})";
+            string folder = PointFolder(output, period, tau);
+            var config = baseConfig with
+            {
+                Strategy = StudentStrategy.Alternate,
+                PulseWidth = baseConfig.PulseWidth with { Period = period, Tau = tau },
+                Overrides = [.. baseConfig.Overrides, string.Create(CultureInfo.InvariantCulture, $"--period={period} --tau={tau} (asdt sweep point)")],
+            };
+            StudyRunner.TrainIfNeeded(label, config, folder);
+            results[(period, tau)] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
+            if (report) StudyRunner.Report(label, folder);
+            Write(output, Table());
+        }
+        var table = Table();
+        Write(output, table);
+        Console.WriteLine();
+        Console.Write(table.ToMarkdown("sweep.png"));
+        Console.WriteLine($"sweep: wrote {Path.Combine(output, "sweep.md")}, sweep.json and sweep.png");
+        return table;
+    }
+
+    public static void Write(string output, SweepTable table)
+    {
+        AtomicFile.WriteAllText(Path.Combine(output, "sweep.json"), AsdtJson.Serialize(table));
+        if (table.Points.Any(p => p.MeanIoU.HasValue)) Plots.Sweep(Path.Combine(output, "sweep.png"), table);
+        AtomicFile.WriteAllText(Path.Combine(output, "sweep.md"), table.ToMarkdown(File.Exists(Path.Combine(output, "sweep.png")) ? "sweep.png" : null));
+    }
+}

@@ -1,0 +1,285 @@
+using System.Globalization;
+using System.Text;
+using Asdt.Training;
+
+namespace Asdt.Reports;
+
+/// <summary>What every study table says at its top: the command, the machine, the shared settings.</summary>
+public sealed record StudyHeader
+{
+    public string Command { get; init; } = "";
+    public MachineInfo Machine { get; init; } = new();
+    public string Preset { get; init; } = "";
+    public string Dataset { get; init; } = "";
+    public string TrainSplit { get; init; } = "";
+    public string EvalSplit { get; init; } = "";
+    public int Iterations { get; init; }
+    public string[] Deviations { get; init; } = [];
+    public string[] Overrides { get; init; } = [];
+    public string Protocol { get; init; } = "";
+
+    public static StudyHeader From(string command, Stage1Config baseConfig, string evalSplit, string protocol) => new()
+    {
+        Command = command,
+        Machine = MachineInfo.Current(),
+        Preset = baseConfig.Preset,
+        Dataset = baseConfig.Data.Dataset,
+        TrainSplit = baseConfig.Data.Split,
+        EvalSplit = evalSplit,
+        Iterations = baseConfig.Iterations,
+        Deviations = baseConfig.Deviations,
+        Overrides = baseConfig.Overrides,
+        Protocol = protocol,
+    };
+
+    public void AppendMarkdown(StringBuilder sb)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        sb.AppendLine("```");
+        sb.AppendLine(Command);
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine(inv, $"- machine: {Machine}");
+        sb.AppendLine(inv, $"- measured: {Machine.Date}");
+        sb.AppendLine(inv, $"- preset `{Preset}`, {Iterations} iterations, trained on {Dataset} / {TrainSplit}, scored on {EvalSplit}");
+        if (Overrides.Length > 0) sb.AppendLine(inv, $"- overrides: {string.Join(", ", Overrides.Select(o => $"`{o}`"))}");
+        if (Protocol.Length > 0) sb.AppendLine(inv, $"- protocol: {Protocol}");
+        if (Deviations.Length > 0)
+        {
+            sb.AppendLine("- deviations from the paper's setting:");
+            foreach (var d in Deviations) sb.AppendLine(inv, $"  - {d}");
+        }
+        sb.AppendLine();
+    }
+}
+
+/// <summary>One row of the Table-4 style ablation (mIoU in [0, 1]; null = not applicable or not measured).</summary>
+public sealed record AblationRow
+{
+    public string Row { get; init; } = "";
+    public StudentStrategy Strategy { get; init; }
+    public string Description { get; init; } = "";
+    public double? SegTeacher { get; init; }
+    public double? Student { get; init; }
+    public double? Max { get; init; }
+    public double? SegTeacherNoCrf { get; init; }
+    public double? StudentNoCrf { get; init; }
+    public double? MaxNoCrf { get; init; }
+    public double? CamBest { get; init; }
+    public double? TrainingSeconds { get; init; }
+    public string RunFolder { get; init; } = "";
+    /// <summary>Why a row has no numbers (e.g. not trained yet).</summary>
+    public string? Note { get; init; }
+}
+
+/// <summary>The Table-4 style table of <c>asdt ablate</c> (ablation.md / ablation.json).</summary>
+public sealed record AblationTable
+{
+    public StudyHeader Header { get; init; } = new();
+    public AblationRow[] Rows { get; init; } = [];
+
+    public static IReadOnlyList<StudentStrategy> Strategies { get; } =
+        [StudentStrategy.ClassTeacherOnly, StudentStrategy.SegTeacherOnly, StudentStrategy.NaiveMax, StudentStrategy.NaiveMean, StudentStrategy.Alternate];
+
+    public static string RowName(StudentStrategy s) => s switch
+    {
+        StudentStrategy.ClassTeacherOnly => "I",
+        StudentStrategy.SegTeacherOnly => "II",
+        StudentStrategy.NaiveMax => "III",
+        StudentStrategy.NaiveMean => "IV",
+        _ => "V",
+    };
+
+    public static string Describe(StudentStrategy s) => s switch
+    {
+        StudentStrategy.ClassTeacherOnly => "single class-teacher (= RRM)",
+        StudentStrategy.SegTeacherOnly => "single seg-teacher",
+        StudentStrategy.NaiveMax => "naive dual (CRF on max(P^ct, P^st))",
+        StudentStrategy.NaiveMean => "naive dual (CRF on mean(P^ct, P^st))",
+        _ => "alternate (ASDT)",
+    };
+
+    public static StudentStrategy ParseRow(string text) => text.Trim().ToUpperInvariant() switch
+    {
+        "I" or "1" => StudentStrategy.ClassTeacherOnly,
+        "II" or "2" => StudentStrategy.SegTeacherOnly,
+        "III" or "3" => StudentStrategy.NaiveMax,
+        "IV" or "4" => StudentStrategy.NaiveMean,
+        "V" or "5" => StudentStrategy.Alternate,
+        _ => Enum.TryParse<StudentStrategy>(text.Trim(), true, out var s) ? s
+            : throw new AsdtException($"unknown Table-4 row '{text}' (use I, II, III, IV, V or a strategy name)"),
+    };
+
+    /// <summary>Paper Table 4 (VOC 2012 val, mIoU %): P^st, P^s, P̄.</summary>
+    public static (double? St, double? S, double? Max) Paper(StudentStrategy s) => s switch
+    {
+        StudentStrategy.ClassTeacherOnly => (null, 62.6, null),
+        StudentStrategy.SegTeacherOnly => (62.3, 30.4, 48.5),
+        StudentStrategy.NaiveMax => (61.4, 40.1, 53.2),
+        StudentStrategy.NaiveMean => (62.3, 40.0, 53.6),
+        _ => (63.8, 63.8, 64.0),
+    };
+
+    /// <summary>A row from a run's heads.json (null = not evaluated yet). Row I has no trained seg-teacher, so P^st and P̄ are "–" as in the paper.</summary>
+    public static AblationRow RowFrom(StudentStrategy strategy, HeadEvaluation? eval, string runFolder, double? trainingSeconds, string? note = null)
+    {
+        bool hasSegTeacher = strategy != StudentStrategy.ClassTeacherOnly;
+        double? Get(string source, bool crf) => eval?.Find(source, crf)?.MeanIoU;
+        return new AblationRow
+        {
+            Row = RowName(strategy),
+            Strategy = strategy,
+            Description = Describe(strategy),
+            SegTeacher = hasSegTeacher ? Get("segTeacher", true) : null,
+            Student = Get("student", true),
+            Max = hasSegTeacher ? Get("max", true) : null,
+            SegTeacherNoCrf = hasSegTeacher ? Get("segTeacher", false) : null,
+            StudentNoCrf = Get("student", false),
+            MaxNoCrf = hasSegTeacher ? Get("max", false) : null,
+            CamBest = eval?.Cam?.BestMeanIoU,
+            TrainingSeconds = trainingSeconds,
+            RunFolder = runFolder,
+            Note = note ?? (eval == null ? "not evaluated yet" : null),
+        };
+    }
+
+    /// <summary>The row's final output: P̄ for rows with a seg-teacher, P^s for row I (its only segmentation output).</summary>
+    public static double? Final(AblationRow r) => r.Strategy == StudentStrategy.ClassTeacherOnly ? r.Student : r.Max;
+
+    /// <summary>Plain statements comparing the rows the way the paper does (V vs I, II–IV vs I).</summary>
+    public IEnumerable<string> Findings()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var one = Rows.FirstOrDefault(r => r.Strategy == StudentStrategy.ClassTeacherOnly);
+        double? baseline = one == null ? null : Final(one);
+        if (baseline is not double b) yield break;
+        foreach (var r in Rows.Where(r => r.Strategy != StudentStrategy.ClassTeacherOnly))
+        {
+            if (Final(r) is not double f) continue;
+            string expected = r.Strategy == StudentStrategy.Alternate ? "above" : "below";
+            string measured = f > b ? "above" : f < b ? "below" : "equal to";
+            yield return string.Create(inv, $"row {r.Row} P̄ {100 * f:F1} is {measured} row I's P^s {100 * b:F1} ({100 * (f - b):+0.0;-0.0;0.0}); the paper has it {expected}{(measured == expected ? "" : " — disagrees")}");
+        }
+    }
+
+    public string ToMarkdown()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string P(double? v) => v is double x ? (100 * x).ToString("F1", inv) : "–";
+        var sb = new StringBuilder();
+        sb.AppendLine("# Table 4 (ablation of the student's teacher), measured");
+        sb.AppendLine();
+        Header.AppendMarkdown(sb);
+        sb.AppendLine("mIoU (%) with the dense CRF, as in the paper's Table 4 (paper values are VOC 2012 val):");
+        sb.AppendLine();
+        sb.AppendLine("| row | strategy | P^st | P^s | P̄ | paper P^st / P^s / P̄ | training |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var r in Rows)
+        {
+            var p = Paper(r.Strategy);
+            string time = r.TrainingSeconds is double t ? TimeSpan.FromSeconds(t).ToString(@"h\:mm\:ss", inv) : "–";
+            string note = r.Note != null ? $" ({r.Note})" : "";
+            sb.AppendLine(inv, $"| {r.Row} | {r.Description}{note} | {P(r.SegTeacher)} | {P(r.Student)} | **{P(r.Max)}** | {Pp(p.St)} / {Pp(p.S)} / {Pp(p.Max)} | {time} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("Without CRF (plain argmax) and the CAM at its best background threshold on this split (an oracle threshold):");
+        sb.AppendLine();
+        sb.AppendLine("| row | P^st | P^s | P̄ | CAM (best θ) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var r in Rows)
+            sb.AppendLine(inv, $"| {r.Row} | {P(r.SegTeacherNoCrf)} | {P(r.StudentNoCrf)} | {P(r.MaxNoCrf)} | {P(r.CamBest)} |");
+        var findings = Findings().ToArray();
+        if (findings.Length > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Compared with row I (the paper: V above I, II–IV below I):");
+            sb.AppendLine();
+            foreach (var f in findings) sb.AppendLine(inv, $"- {f}");
+        }
+        sb.AppendLine();
+        sb.AppendLine("Row I trains no seg-teacher, so its P^st and P̄ are not defined (– as in the paper). Run folders:");
+        sb.AppendLine();
+        foreach (var r in Rows) sb.AppendLine(inv, $"- {r.Row}: `{r.RunFolder}`");
+        return sb.ToString();
+
+        static string Pp(double? v) => v is double x ? x.ToString("F1", CultureInfo.InvariantCulture) : "–";
+    }
+}
+
+/// <summary>One point of the Fig. 5 study (mIoU in [0, 1]).</summary>
+public sealed record SweepPoint
+{
+    public int Period { get; init; }
+    public double Tau { get; init; }
+    /// <summary>T_h and T_l as the PW signal rounds them.</summary>
+    public int HighLength { get; init; }
+    public int LowLength { get; init; }
+    /// <summary>PSM quality: P̄ + CRF (null = not evaluated yet).</summary>
+    public double? MeanIoU { get; init; }
+    public double? SegTeacher { get; init; }
+    public double? Student { get; init; }
+    public string RunFolder { get; init; } = "";
+}
+
+/// <summary>The Fig. 5 table of <c>asdt sweep</c> (sweep.md / sweep.json) and its plot.</summary>
+public sealed record SweepTable
+{
+    public StudyHeader Header { get; init; } = new();
+    public SweepPoint[] Points { get; init; } = [];
+
+    public int[] Periods => Points.Select(p => p.Period).Distinct().Order().ToArray();
+    public double[] Taus => Points.Select(p => p.Tau).Distinct().Order().ToArray();
+
+    public SweepPoint? At(int period, double tau) => Points.FirstOrDefault(p => p.Period == period && p.Tau == tau);
+
+    public SweepPoint? Best => Points.Where(p => p.MeanIoU.HasValue).MaxBy(p => p.MeanIoU!.Value);
+
+    public static SweepPoint PointFrom(int period, double tau, PulseWidthReading reading, HeadEvaluation? eval, string runFolder)
+    {
+        var signal = new PulseWidthSignal(period, tau, reading);
+        return new SweepPoint
+        {
+            Period = period, Tau = tau, HighLength = signal.HighLength, LowLength = signal.LowLength,
+            MeanIoU = eval?.Find("max", true)?.MeanIoU ?? eval?.Find("max", false)?.MeanIoU,
+            SegTeacher = eval?.Find("segTeacher", true)?.MeanIoU,
+            Student = eval?.Find("student", true)?.MeanIoU,
+            RunFolder = runFolder,
+        };
+    }
+
+    public string ToMarkdown(string? plotFile = null)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("# Fig. 5 (PW wave: period T and proportion τ), measured");
+        sb.AppendLine();
+        Header.AppendMarkdown(sb);
+        sb.AppendLine("PSM mIoU (%) = P̄ + CRF; rows T, columns τ (T_h = high-level iterations per period):");
+        sb.AppendLine();
+        var taus = Taus;
+        sb.AppendLine("| T \\ τ | " + string.Join(" | ", taus.Select(t => t.ToString("0.##", inv))) + " | mean |");
+        sb.AppendLine("|---|" + string.Concat(taus.Select(_ => "---:|")) + "---:|");
+        var best = Best;
+        foreach (int period in Periods)
+        {
+            var cells = taus.Select(tau =>
+            {
+                var p = At(period, tau);
+                if (p == null) return "";
+                string v = p.MeanIoU is double m ? (100 * m).ToString("F1", inv) : "–";
+                if (p == best) v = $"**{v}**";
+                return $"{v} (T_h {p.HighLength})";
+            });
+            var values = Points.Where(p => p.Period == period && p.MeanIoU.HasValue).Select(p => p.MeanIoU!.Value).ToArray();
+            sb.AppendLine(inv, $"| {period} | {string.Join(" | ", cells)} | {(values.Length > 0 ? (100 * values.Average()).ToString("F1", inv) : "–")} |");
+        }
+        var means = taus.Select(tau => Points.Where(p => p.Tau == tau && p.MeanIoU.HasValue).Select(p => p.MeanIoU!.Value).ToArray())
+            .Select(v => v.Length > 0 ? (100 * v.Average()).ToString("F1", inv) : "–");
+        sb.AppendLine("| mean | " + string.Join(" | ", means) + " | |");
+        sb.AppendLine();
+        if (best != null)
+            sb.AppendLine(inv, $"Best: T = {best.Period}, τ = {best.Tau:0.##} → {100 * best.MeanIoU!.Value:F1}. The paper (VOC val): T moves PSM mIoU by about 1 point, τ more; τ = 6 best.");
+        if (plotFile != null) { sb.AppendLine(); sb.AppendLine(inv, $"![mIoU vs τ]({plotFile})"); }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,113 @@
+using Asdt.Reports;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Tests.Report;
+
+public class StudyTableTests
+{
+    static HeadEvaluation Eval(double st, double s, double max, double? cam = null) => new()
+    {
+        Run = "r", Dataset = "demo", Split = "train", Images = 10, RestrictToImageLabels = true,
+        Variants =
+        [
+            new() { Source = "segTeacher", Crf = true, Name = "P^st + CRF", MeanIoU = st },
+            new() { Source = "student", Crf = true, Name = "P^s + CRF", MeanIoU = s },
+            new() { Source = "max", Crf = true, Name = "P̄ + CRF", MeanIoU = max },
+            new() { Source = "max", Crf = false, Name = "P̄", MeanIoU = max - 0.05 },
+        ],
+        Cam = cam is double c ? new CamSweepResult { Thresholds = [0.1, 0.2], MeanIoU = [c - 0.1, c], BestThreshold = 0.2, BestMeanIoU = c } : null,
+    };
+
+    /// <summary>Synthetic heads.json files written and read back, as ablate does on resume.</summary>
+    static HeadEvaluation RoundTrip(TempFolder dir, string name, HeadEvaluation e)
+    {
+        string file = dir.File(name + ".json");
+        File.WriteAllText(file, AsdtJson.Serialize(e));
+        return AsdtJson.Read<HeadEvaluation>(file);
+    }
+
+    [Fact]
+    public void Ablation_table_has_the_measured_numbers_and_dashes_where_table_4_has_them()
+    {
+        using var dir = TestData.NewTempFolder();
+        var evals = new Dictionary<StudentStrategy, HeadEvaluation>
+        {
+            [StudentStrategy.ClassTeacherOnly] = RoundTrip(dir, "I", Eval(0.111, 0.600, 0.222, cam: 0.45)),
+            [StudentStrategy.SegTeacherOnly] = RoundTrip(dir, "II", Eval(0.58, 0.31, 0.49)),
+            [StudentStrategy.NaiveMax] = RoundTrip(dir, "III", Eval(0.57, 0.40, 0.61)),
+            [StudentStrategy.Alternate] = RoundTrip(dir, "V", Eval(0.63, 0.64, 0.655)),
+        };
+        var table = new AblationTable
+        {
+            Header = new StudyHeader { Command = "asdt ablate --out x --preset cpu", Machine = new MachineInfo { Cpu = "Test CPU 9000", Cores = 2 }, Preset = "cpu", Iterations = 900 },
+            Rows = AblationTable.Strategies.Select(s => AblationTable.RowFrom(s, evals.GetValueOrDefault(s), $"runs/{s}", 61.0)).ToArray(),
+        };
+        var md = table.ToMarkdown();
+        Assert.Contains("asdt ablate --out x --preset cpu", md);
+        Assert.Contains("Test CPU 9000, 2 cores", md);
+        // Row I: only P^s (its seg-teacher is untrained), as in the paper.
+        Assert.Contains("| I | single class-teacher (= RRM) | – | 60.0 | **–** |", md);
+        Assert.Contains("| V | alternate (ASDT) | 63.0 | 64.0 | **65.5** |", md);
+        Assert.Contains("| II | single seg-teacher | 58.0 | 31.0 | **49.0** |", md);
+        Assert.Contains("not evaluated yet", md); // row IV
+        Assert.Contains("| I | – | – | – | 45.0 |", md); // CAM column of row I, no-CRF values absent
+        Assert.Contains("62.3 / 30.4 / 48.5", md); // paper reference
+        var findings = table.Findings().ToArray();
+        Assert.Contains(findings, f => f.StartsWith("row V P̄ 65.5 is above row I's P^s 60.0 (+5.5); the paper has it above") && !f.Contains("disagrees"));
+        Assert.Contains(findings, f => f.StartsWith("row III P̄ 61.0 is above") && f.Contains("disagrees"));
+        Assert.Contains(findings, f => f.StartsWith("row II P̄ 49.0 is below") && !f.Contains("disagrees"));
+
+        string json = dir.File("ablation.json");
+        File.WriteAllText(json, AsdtJson.Serialize(table));
+        var back = AsdtJson.Read<AblationTable>(json);
+        Assert.Equal(0.655, back.Rows.Single(r => r.Row == "V").Max);
+        Assert.Null(back.Rows.Single(r => r.Row == "I").SegTeacher);
+        Assert.Equal(StudentStrategy.NaiveMean, back.Rows.Single(r => r.Row == "IV").Strategy);
+    }
+
+    [Theory]
+    [InlineData("I", StudentStrategy.ClassTeacherOnly)]
+    [InlineData("iv", StudentStrategy.NaiveMean)]
+    [InlineData("5", StudentStrategy.Alternate)]
+    [InlineData("NaiveMax", StudentStrategy.NaiveMax)]
+    public void Rows_parse_by_numeral_or_name(string text, StudentStrategy expected) =>
+        Assert.Equal(expected, AblationTable.ParseRow(text));
+
+    [Fact]
+    public void Unknown_row_is_a_user_error() => Assert.Throws<AsdtException>(() => AblationTable.ParseRow("VI"));
+
+    [Fact]
+    public void Sweep_table_is_a_T_by_tau_grid_with_the_best_point_marked_and_a_plot()
+    {
+        using var dir = TestData.NewTempFolder();
+        var values = new Dictionary<(int, double), double>
+        {
+            [(50, 2)] = 0.50, [(50, 5)] = 0.55, [(50, 6)] = 0.57,
+            [(100, 2)] = 0.52, [(100, 5)] = 0.58, // (100, 6) not evaluated yet
+        };
+        var points = new List<SweepPoint>();
+        foreach (int t in new[] { 50, 100 })
+            foreach (double tau in new[] { 2.0, 5, 6 })
+            {
+                var e = values.TryGetValue((t, tau), out double v) ? RoundTrip(dir, $"T{t}-{tau}", Eval(v - 0.01, v - 0.02, v)) : null;
+                points.Add(SweepTable.PointFrom(t, tau, PulseWidthReading.InverseDutyCycle, e, $"runs/T{t}-tau{tau}"));
+            }
+        var table = new SweepTable { Header = new StudyHeader { Command = "asdt sweep --periods 50,100 --taus 2,5,6" }, Points = points.ToArray() };
+        Assert.Equal([50, 100], table.Periods);
+        Assert.Equal([2.0, 5, 6], table.Taus);
+        Assert.Equal((100, 5.0), (table.Best!.Period, table.Best.Tau));
+        var md = table.ToMarkdown("sweep.png");
+        Assert.Contains("| 50 | 50.0 (T_h 25) | 55.0 (T_h 10) | 57.0 (T_h 8) | 54.0 |", md);
+        Assert.Contains("| 100 | 52.0 (T_h 50) | **58.0** (T_h 20) | – (T_h 17) | 55.0 |", md);
+        Assert.Contains("| mean | 51.0 | 56.5 | 57.0 | |", md);
+        Assert.Contains("Best: T = 100, τ = 5 → 58.0", md);
+        Assert.Contains("![mIoU vs τ](sweep.png)", md);
+
+        string png = dir.File("sweep.png");
+        Plots.Sweep(png, table);
+        var bytes = File.ReadAllBytes(png);
+        Assert.True(bytes.Length > 2000);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, bytes[..4]);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Asdt.Cli.Commands;
+using Asdt.Data;
+using Asdt.Evaluation;
+using Asdt.Psm;
+using Asdt.Reports;
+using Asdt.Runs;
+using Asdt.Training;
+
+namespace Asdt.Tests.Report;
+
+/// <summary>A demo dataset and a stage-1 run trained for a few iterations at a tiny crop, shared by the tests below.</summary>
+public sealed class TinyRunFixture : IDisposable
+{
+    public TempFolder Folder { get; } = TestData.NewTempFolder("asdt-report-");
+    public string Data => Folder.File("data");
+    public string Run => Folder.File("run");
+    public Stage1Config Config { get; }
+
+    public TinyRunFixture()
+    {
+        DemoDataset.Generate(Data, count: 24);
+        Config = TinyConfig(Path.Combine(Data, "dataset.json"));
+        new Stage1Trainer(Config, Run).Run(false);
+    }
+
+    /// <summary>Quick preset shrunk: crop 64, batch 2, 6 iterations (2 warm-up, then the PW wave with T = 2).</summary>
+    public static Stage1Config TinyConfig(string dataset) => Stage1Presets.Quick with
+    {
+        Data = Stage1Presets.Quick.Data with { Dataset = dataset, CropSize = 64 },
+        CamScales = [1.0],
+        BatchSize = 2,
+        Iterations = 6,
+        ClassifierWarmup = 2,
+        PulseWidth = new PulseWidthSettings { Period = 2, Tau = 2 },
+        CheckpointEvery = 6,
+        Threads = 2,
+        Overrides = ["--iterations=6 (test)"],
+    };
+
+    public void Dispose() => Folder.Dispose();
+}
+
+public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture>
+{
+    static readonly HeadEvaluationSettings Quick = new() { Limit = 6, Threads = 2, CamScales = [1.0, 0.5] };
+
+    [Fact]
+    public void Eval_run_scores_every_head_variant_and_the_cam_sweep_in_0_1()
+    {
+        using var run = Stage1Run.Open(fixture.Run);
+        var (summary, scores) = HeadEvaluator.Evaluate(run, "train", Quick);
+        Assert.Equal(6, summary.Images);
+        Assert.Equal(7, summary.Variants.Length); // 3 heads × {argmax, CRF} + CAM at best θ
+        foreach (var v in summary.Variants)
+        {
+            Assert.InRange(v.MeanIoU, 0, 1);
+            Assert.InRange(v.PixelAccuracy, 0, 1);
+            Assert.True(scores.ContainsKey(v.File), v.File);
+            Assert.Equal(v.MeanIoU, scores[v.File].MeanIoU);
+        }
+        var cam = summary.Cam!;
+        Assert.Equal(CamThresholdSweep.DefaultThresholds.Length, cam.MeanIoU.Length);
+        Assert.All(cam.MeanIoU, m => Assert.InRange(m, 0, 1));
+        Assert.Equal(cam.MeanIoU.Max(), cam.BestMeanIoU);
+        // Every labelled pixel of the 6 images is counted once per variant.
+        long pixels = run.Dataset.Ids("train").Take(6).Sum(id => run.Dataset.LoadMask(id).Labels.Count(l => l != 255));
+        Assert.All(scores.Values, s => Assert.Equal(pixels, s.Confusion.Sum(r => r.Sum())));
+
+        using var output = TestData.NewTempFolder();
+        HeadEvaluator.Write(output.Path, summary, scores);
+        var back = AsdtJson.Read<HeadEvaluation>(Path.Combine(output.Path, HeadEvaluation.FileName));
+        Assert.Equal(summary.Variants.Select(v => v.MeanIoU), back.Variants.Select(v => v.MeanIoU));
+        Assert.True(File.Exists(Path.Combine(output.Path, "pbar-crf.md")));
+    }
+
+    [Fact]
+    public void Eval_run_pbar_with_crf_equals_psm_files_scored_by_eval()
+    {
+        using var run = Stage1Run.Open(fixture.Run);
+        var (summary, _) = HeadEvaluator.Evaluate(run, "val", Quick with { Cam = false, WithoutCrf = false, Sources = [PsmSource.Max] });
+        using var psm = TestData.NewTempFolder();
+        var ids = run.Dataset.Ids("val").Take(6).ToArray();
+        // Score exactly those 6 images through the PSM path (asdt psm → asdt eval).
+        PseudoMaskGenerator.Run(run.Network, run.Normalization, run.Dataset, "val", psm.Path, new PsmSettings { Threads = 2 }, Shard.All);
+        var matrix = new ConfusionMatrix(run.Network.Classes);
+        foreach (var id in ids) matrix.Add(run.Dataset.LoadMask(id).Labels, PalettePng.Read(Path.Combine(psm.Path, id + ".png")).Labels);
+        Assert.Equal(matrix.MeanIoU(), summary.Find("max", true)!.MeanIoU, 12);
+    }
+
+    [Fact]
+    public void Report_references_existing_images_and_shows_the_scores()
+    {
+        // A PSM score beside the run, as asdt demo writes it.
+        using var run = Stage1Run.Open(fixture.Run);
+        string psm = Path.Combine(fixture.Run, "psm-train");
+        PseudoMaskGenerator.Run(run.Network, run.Normalization, run.Dataset, "train", psm, new PsmSettings { Threads = 2 }, Shard.All);
+        var (matrix, images) = SegmentationEvaluator.EvaluateFolder(run.Dataset, "train", psm, Shard.All);
+        var score = SegmentationScore.From(matrix, run.Dataset.ClassNames, "psm", run.Dataset.Name, "train", images);
+        EvalCommand.Write(score, Path.Combine(fixture.Run, "psm-train-score"));
+        var (heads, scores) = HeadEvaluator.Evaluate(run, "train", Quick);
+        HeadEvaluator.Write(Path.Combine(fixture.Run, "eval-train"), heads, scores);
+
+        string path = RunReport.Write(fixture.Run, new ReportSettings { Examples = 2 });
+        string html = File.ReadAllText(path);
+        var sources = Regex.Matches(html, "<img src=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToArray();
+        Assert.True(sources.Length >= 6 + 2 * 2 * 6, $"{sources.Length} images"); // plots + 4 example rows of 6 tiles
+        foreach (var src in sources)
+        {
+            Assert.StartsWith("report/", src);
+            string file = Path.Combine(fixture.Run, Uri.UnescapeDataString(src));
+            Assert.True(File.Exists(file), file);
+            Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, File.ReadAllBytes(file)[..4]);
+        }
+        var inv = CultureInfo.InvariantCulture;
+        Assert.Contains($"<b>{(100 * score.MeanIoU).ToString("0.00", inv)}</b>", html);
+        foreach (var v in heads.Variants) Assert.Contains($"<td>{(100 * v.MeanIoU).ToString("0.00", inv)}</td>", html);
+        foreach (var d in fixture.Config.Deviations) Assert.Contains(System.Net.WebUtility.HtmlEncode(d), html);
+        Assert.Contains("--iterations=6 (test)", html);
+        Assert.Contains("Best and worst images", html);
+        Assert.DoesNotContain("<script", html);
+
+        // --embed: one file, no links to report/.
+        string embedded = File.ReadAllText(RunReport.Write(fixture.Run, new ReportSettings { Examples = 1, Embed = true }));
+        Assert.DoesNotContain("src=\"report/", embedded);
+        Assert.Contains("src=\"data:image/png;base64,", embedded);
+    }
+
+    [Fact]
+    public void Ablate_rows_resume_without_retraining_and_write_the_table()
+    {
+        using var study = TestData.NewTempFolder();
+        var config = TinyRunFixture.TinyConfig(Path.Combine(fixture.Data, "dataset.json")) with { Iterations = 3 };
+        string row = AblateCommand.RowFolder(study.Path, StudentStrategy.ClassTeacherOnly);
+        var table = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
+        var first = File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile));
+        Assert.Equal(3, StudyRunner.FinishedIterations(row));
+        Assert.False(File.ReadAllText(Path.Combine(row, "eval-val", HeadEvaluation.FileName)).Contains("\"restrictToImageLabels\": true")); // val: RRM protocol
+        var again = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
+        Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));
+        Assert.Equal(table.Rows[0].Student, again.Rows[0].Student);
+        Assert.InRange(again.Rows[0].Student!.Value, 0, 1);
+        Assert.Contains("asdt ablate (test)", File.ReadAllText(Path.Combine(study.Path, "ablation.md")));
+        Assert.Equal(again.Rows[0].Student, AsdtJson.Read<AblationTable>(Path.Combine(study.Path, "ablation.json")).Rows[0].Student);
+    }
+}
