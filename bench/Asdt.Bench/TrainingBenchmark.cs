@@ -25,7 +25,12 @@ static class TrainingBenchmark
         double matmul = MatmulGflops();
         Console.WriteLine(string.Create(Inv, $"dense matmul (2048², float32, torch.mm): **{matmul:F1} GFLOP/s**\n"));
 
-        var config = Stage1Presets.Get(preset) with { ClassifierWarmup = 0, Iterations = iterations + 2, CheckpointEvery = 0 };
+        // No warm-up and a short PW period, so both phases (B^ct only, and B^ct + B^st) are measured.
+        var config = Stage1Presets.Get(preset) with
+        {
+            ClassifierWarmup = 0, Iterations = iterations + 2, CheckpointEvery = 0,
+            PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 },
+        };
         using var folder = new TempDir();
         var records = new List<IterationMetrics>();
         double flops;
