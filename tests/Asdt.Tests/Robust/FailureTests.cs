@@ -64,6 +64,39 @@ public class FailureTests
     }
 
     [Fact]
+    public void Segment_KilledMidway_Resumes_SkipsDoneImages_SameBytes_NoTruncatedFiles()
+    {
+        using var tmp = TestData.NewTempFolder("asdt-segkill-");
+        string data = Path.Combine(tmp.Path, "data"), run = Path.Combine(tmp.Path, "seg-run");
+        DemoDataset.Generate(data, 24);
+        var r = AsdtChild.Run(tmp.Path, Limit, "seg-train", "--preset", "quick", "--root", data, "--labels", "gt", "--out", run,
+            "--iterations", "2", "--crop", "65", "--batch-size", "2");
+        Assert.True(r.Code == 0, r.Err);
+        string images = Path.Combine(data, "JPEGImages");
+        string straight = Path.Combine(tmp.Path, "seg-a"), killed = Path.Combine(tmp.Path, "seg-b");
+        r = AsdtChild.Run(tmp.Path, Limit, "segment", images, "--model", run, "--out", straight);
+        Assert.True(r.Code == 0, r.Err);
+        var expected = Directory.GetFiles(straight).Select(Path.GetFileName).Order().ToArray();
+        Assert.Equal(48, expected.Length);                                   // a mask and an overlay per image
+
+        using (var child = AsdtChild.Start(tmp.Path, "segment", images, "--model", run, "--out", killed))
+            child.KillWhen(() => Directory.Exists(killed) && Directory.GetFiles(killed, "*.png").Length >= 10, Limit, "10 outputs written");
+        var partial = Directory.GetFiles(killed, "*.png");
+        Assert.InRange(partial.Length, 10, expected.Length);
+        foreach (var f in partial)
+        {
+            ImageFile.Read(f);                                               // complete, decodable
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Path.GetFileName(f))), File.ReadAllBytes(f));
+        }
+
+        r = AsdtChild.Run(tmp.Path, Limit, "segment", images, "--model", run, "--out", killed);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(expected, Directory.GetFiles(killed).Select(Path.GetFileName).Order().ToArray()); // no temporaries
+        foreach (var name in expected)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, name!)), File.ReadAllBytes(Path.Combine(killed, name!)));
+    }
+
+    [Fact]
     public void NonFiniteLoss_StopsWithIterationAndTerm_LastCheckpointIntact()
     {
         using var tmp = TestData.NewTempFolder("asdt-nan-");
