@@ -42,6 +42,7 @@ public sealed class TinyRunFixture : IDisposable
     public void Dispose() => Folder.Dispose();
 }
 
+[Collection(TorchRandomCollection.Name)]
 public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture>
 {
     static readonly HeadEvaluationSettings Quick = new() { Limit = 6, Threads = 2, CamScales = [1.0, 0.5] };

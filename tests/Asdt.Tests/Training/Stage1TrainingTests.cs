@@ -5,6 +5,7 @@ using Asdt.Training;
 namespace Asdt.Tests.Training;
 
 /// <summary>A short real stage-1 training (ImageNet ResNet-18 from the NuGet ONNX file) on generated demo data.</summary>
+[Collection(TorchRandomCollection.Name)]
 public class Stage1TrainingTests
 {
     static Stage1Config TinyConfig(string data, int iterations) => Stage1Presets.Quick with
