@@ -56,7 +56,7 @@ public static class Stage2Model
             default:
                 throw new AsdtException($"unknown stage-2 backbone '{b.Kind}' (choose one of: {string.Join(", ", BackboneKinds)})");
         }
-        FreezeStages(backbone, stages, b.FrozenStages);
+        Stage1Model.FreezeStages(backbone, stages, b.FrozenStages);
         int os = b.Kind.Equals("resnet38d", StringComparison.OrdinalIgnoreCase) ? 8 : b.OutputStride;
         nn.Module<Tensor, Tensor> network = config.Network.ToLowerInvariant() switch
         {
@@ -70,13 +70,4 @@ public static class Stage2Model
     static string RequireWeights(Stage2BackboneSettings b) =>
         b.Weights is { Length: > 0 } w ? w
             : throw new AsdtException($"backbone '{b.Kind}' needs a weights file (--weights path/to/state_dict.pth or .safetensors)");
-
-    static void FreezeStages(nn.Module backbone, string[] stagePrefixes, int count)
-    {
-        if (count <= 0) return;
-        if (count > stagePrefixes.Length) throw new AsdtException($"cannot freeze {count} stages: the backbone has {stagePrefixes.Length}");
-        var prefixes = stagePrefixes.Take(count).SelectMany(s => s.Split('|')).ToArray();
-        foreach (var (name, p) in backbone.named_parameters())
-            if (prefixes.Any(name.StartsWith)) p.requires_grad = false;
-    }
 }

@@ -75,7 +75,7 @@ public static class Stage1Model
             : throw new AsdtException($"backbone '{b.Kind}' needs a weights file (--weights path/to/state_dict.pth or .safetensors)");
 
     /// <summary>Stops gradients into the first <paramref name="count"/> stages (each a '|'-separated list of key prefixes).</summary>
-    static void FreezeStages(nn.Module backbone, string[] stagePrefixes, int count)
+    public static void FreezeStages(nn.Module backbone, string[] stagePrefixes, int count)
     {
         if (count <= 0) return;
         if (count > stagePrefixes.Length) throw new AsdtException($"cannot freeze {count} stages: the backbone has {stagePrefixes.Length}");
