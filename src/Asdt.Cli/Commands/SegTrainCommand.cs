@@ -59,50 +59,36 @@ public static class SegTrainCommand
     public static Stage2Config FromFlags(ParseResult parse)
     {
         var c = Stage2Presets.Get(parse.GetValue(Preset)!);
-        var overrides = new List<string>();
-        T? Set<T>(Option<T?> option, T? current) where T : struct
-        {
-            var v = parse.GetValue(option);
-            if (v is null) return current;
-            overrides.Add($"{option.Name}={v}");
-            return v;
-        }
-        string? SetS(Option<string?> option, string? current)
-        {
-            var v = parse.GetValue(option);
-            if (v is null) return current;
-            overrides.Add($"{option.Name}={v}");
-            return v;
-        }
-        string? labels = SetS(Labels, null);
+        var flags = new FlagOverrides(parse);
+        string? labels = flags.Text(Labels, null);
         if (labels != null && labels != Stage2LabelKinds.GroundTruth) labels = Path.GetFullPath(labels);
         c = c with
         {
-            Network = SetS(Network, c.Network)!.ToLowerInvariant(),
+            Network = flags.Text(Network, c.Network)!.ToLowerInvariant(),
             Data = c.Data with
             {
-                Dataset = SetS(Dataset, c.Data.Dataset)!,
-                Root = SetS(Root, c.Data.Root),
-                Split = SetS(Split, c.Data.Split)!,
+                Dataset = flags.Text(Dataset, c.Data.Dataset)!,
+                Root = flags.Text(Root, c.Data.Root),
+                Split = flags.Text(Split, c.Data.Split)!,
                 Labels = labels ?? c.Data.Labels,
-                CropSize = Set(Crop, c.Data.CropSize) ?? c.Data.CropSize,
+                CropSize = flags.Value(Crop, c.Data.CropSize),
             },
             Backbone = c.Backbone with
             {
-                Kind = SetS(Backbone, c.Backbone.Kind)!,
-                Weights = SetS(Weights, c.Backbone.Weights) is string w ? Path.GetFullPath(w) : null,
-                Init = SetS(Init, c.Backbone.Init)!,
-                OutputStride = Set(OutputStride, c.Backbone.OutputStride) ?? c.Backbone.OutputStride,
+                Kind = flags.Text(Backbone, c.Backbone.Kind)!,
+                Weights = flags.Text(Weights, c.Backbone.Weights) is string w ? Path.GetFullPath(w) : null,
+                Init = flags.Text(Init, c.Backbone.Init)!,
+                OutputStride = flags.Value(OutputStride, c.Backbone.OutputStride),
             },
-            Iterations = Set(Iterations, c.Iterations) ?? c.Iterations,
-            BatchSize = Set(BatchSize, c.BatchSize) ?? c.BatchSize,
-            IterSize = Set(IterSize, c.IterSize) ?? c.IterSize,
-            Optimizer = c.Optimizer with { LearningRate = Set(LearningRate, c.Optimizer.LearningRate) ?? c.Optimizer.LearningRate },
-            Seed = Set(Seed, c.Seed) ?? c.Seed,
-            CheckpointEvery = Set(CheckpointEvery, c.CheckpointEvery) ?? c.CheckpointEvery,
-            Device = SetS(Device, c.Device)!,
+            Iterations = flags.Value(Iterations, c.Iterations),
+            BatchSize = flags.Value(BatchSize, c.BatchSize),
+            IterSize = flags.Value(IterSize, c.IterSize),
+            Optimizer = c.Optimizer with { LearningRate = flags.Value(LearningRate, c.Optimizer.LearningRate) },
+            Seed = flags.Value(Seed, c.Seed),
+            CheckpointEvery = flags.Value(CheckpointEvery, c.CheckpointEvery),
+            Device = flags.Text(Device, c.Device)!,
         };
-        return c with { Overrides = [.. c.Overrides, .. overrides] };
+        return c with { Overrides = [.. c.Overrides, .. flags.Applied] };
     }
 
     public static void Train(Stage2Config config, string output, bool resume)

@@ -72,52 +72,38 @@ public static class TrainCommand
     public static Stage1Config FromFlags(ParseResult parse)
     {
         var c = Stage1Presets.Get(parse.GetValue(Preset)!);
-        var overrides = new List<string>();
-        T? Set<T>(Option<T?> option, T? current) where T : struct
-        {
-            var v = parse.GetValue(option);
-            if (v is null) return current;
-            overrides.Add($"{option.Name}={v}");
-            return v;
-        }
-        string? SetS(Option<string?> option, string? current)
-        {
-            var v = parse.GetValue(option);
-            if (v is null) return current;
-            overrides.Add($"{option.Name}={v}");
-            return v;
-        }
+        var flags = new FlagOverrides(parse);
         c = c with
         {
             Data = c.Data with
             {
-                Dataset = SetS(Dataset, c.Data.Dataset)!,
-                Root = SetS(Root, c.Data.Root),
-                Split = SetS(Split, c.Data.Split)!,
-                CropSize = Set(Crop, c.Data.CropSize) ?? c.Data.CropSize,
+                Dataset = flags.Text(Dataset, c.Data.Dataset)!,
+                Root = flags.Text(Root, c.Data.Root),
+                Split = flags.Text(Split, c.Data.Split)!,
+                CropSize = flags.Value(Crop, c.Data.CropSize),
             },
-            Backbone = c.Backbone with { Kind = SetS(Backbone, c.Backbone.Kind)!, Weights = SetS(Weights, c.Backbone.Weights) },
-            Iterations = Set(Iterations, c.Iterations) ?? c.Iterations,
-            BatchSize = Set(BatchSize, c.BatchSize) ?? c.BatchSize,
-            Strategy = Set(Strategy, c.Strategy) ?? c.Strategy,
+            Backbone = c.Backbone with { Kind = flags.Text(Backbone, c.Backbone.Kind)!, Weights = flags.Text(Weights, c.Backbone.Weights) },
+            Iterations = flags.Value(Iterations, c.Iterations),
+            BatchSize = flags.Value(BatchSize, c.BatchSize),
+            Strategy = flags.Value(Strategy, c.Strategy),
             PulseWidth = c.PulseWidth with
             {
-                Period = Set(Period, c.PulseWidth.Period) ?? c.PulseWidth.Period,
-                Tau = Set(Tau, c.PulseWidth.Tau) ?? c.PulseWidth.Tau,
-                Reading = Set(Reading, c.PulseWidth.Reading) ?? c.PulseWidth.Reading,
+                Period = flags.Value(Period, c.PulseWidth.Period),
+                Tau = flags.Value(Tau, c.PulseWidth.Tau),
+                Reading = flags.Value(Reading, c.PulseWidth.Reading),
             },
-            ClassifierWarmup = Set(Warmup, c.ClassifierWarmup) ?? c.ClassifierWarmup,
+            ClassifierWarmup = flags.Value(Warmup, c.ClassifierWarmup),
             Optimizer = c.Optimizer with
             {
-                LearningRate = Set(LearningRate, c.Optimizer.LearningRate) ?? c.Optimizer.LearningRate,
-                Momentum = Set(Momentum, c.Optimizer.Momentum) ?? c.Optimizer.Momentum,
+                LearningRate = flags.Value(LearningRate, c.Optimizer.LearningRate),
+                Momentum = flags.Value(Momentum, c.Optimizer.Momentum),
             },
-            Seed = Set(Seed, c.Seed) ?? c.Seed,
-            Threads = Set(Threads, c.Threads) ?? c.Threads,
-            CheckpointEvery = Set(CheckpointEvery, c.CheckpointEvery) ?? c.CheckpointEvery,
-            Device = SetS(Device, c.Device)!,
+            Seed = flags.Value(Seed, c.Seed),
+            Threads = flags.Value(Threads, c.Threads),
+            CheckpointEvery = flags.Value(CheckpointEvery, c.CheckpointEvery),
+            Device = flags.Text(Device, c.Device)!,
         };
-        return c with { Overrides = [.. c.Overrides, .. overrides] };
+        return c with { Overrides = [.. c.Overrides, .. flags.Applied] };
     }
 
     public static void Train(Stage1Config config, string output, bool resume)
