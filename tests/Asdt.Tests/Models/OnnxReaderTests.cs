@@ -7,26 +7,9 @@ namespace Asdt.Tests.Models;
 
 public class OnnxReaderTests
 {
-    /// <summary>Serialises one length-delimited field (tag, length, payload) with Google.Protobuf's writer.</summary>
-    static byte[] Field(int number, byte[] payload)
-    {
-        using var ms = new MemoryStream();
-        var o = new CodedOutputStream(ms);
-        o.WriteTag(number, WireFormat.WireType.LengthDelimited);
-        o.WriteBytes(ByteString.CopyFrom(payload));
-        o.Flush();
-        return ms.ToArray();
-    }
+    static byte[] Field(int number, byte[] payload) => ProtobufBytes.Field(number, payload);
 
-    static byte[] Varint(int number, long value)
-    {
-        using var ms = new MemoryStream();
-        var o = new CodedOutputStream(ms);
-        o.WriteTag(number, WireFormat.WireType.Varint);
-        o.WriteInt64(value);
-        o.Flush();
-        return ms.ToArray();
-    }
+    static byte[] Varint(int number, long value) => ProtobufBytes.Varint(number, value);
 
     static byte[] Cat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 

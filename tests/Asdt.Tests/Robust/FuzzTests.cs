@@ -124,25 +124,9 @@ public class FuzzTests(ITestOutputHelper output)
     }
 
     // ------------------------------------------------------------------ ONNX
-    static byte[] Field(int number, byte[] payload)
-    {
-        using var ms = new MemoryStream();
-        var o = new CodedOutputStream(ms);
-        o.WriteTag(number, WireFormat.WireType.LengthDelimited);
-        o.WriteBytes(ByteString.CopyFrom(payload));
-        o.Flush();
-        return ms.ToArray();
-    }
+    static byte[] Field(int number, byte[] payload) => ProtobufBytes.Field(number, payload);
 
-    static byte[] Varint(int number, long value)
-    {
-        using var ms = new MemoryStream();
-        var o = new CodedOutputStream(ms);
-        o.WriteTag(number, WireFormat.WireType.Varint);
-        o.WriteInt64(value);
-        o.Flush();
-        return ms.ToArray();
-    }
+    static byte[] Varint(int number, long value) => ProtobufBytes.Varint(number, value);
 
     static byte[] Str(int number, string s) => Field(number, Encoding.UTF8.GetBytes(s));
     static byte[] Cat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
