@@ -1,3 +1,4 @@
+using Asdt.Training;
 using System.Diagnostics;
 using Asdt.Data;
 using Asdt.IO;
@@ -36,10 +37,14 @@ public sealed class Stage2Trainer
     {
         if (config.BatchSize < 1 || config.IterSize < 1 || config.Iterations < 1)
             throw new AsdtException("batch size, iter size and iterations must be positive");
-        Directory.CreateDirectory(runFolder);
+        AtomicFile.CreateFolder(runFolder);
         string configPath = Path.Combine(runFolder, ConfigFile);
         string configJson = AsdtJson.Serialize(config);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
+        // As in stage 1: a kill inside a checkpoint save leaves the previous checkpoint under a hidden name
+        // and temporaries behind; put the checkpoint back and drop the rest.
+        Checkpoint.Recover(checkpointPath);
+        AtomicFile.DeleteStaleTemporaries(runFolder);
         bool hasCheckpoint = File.Exists(Path.Combine(checkpointPath, Stage2Checkpoint.StateFile));
         if (resume)
         {
@@ -73,7 +78,10 @@ public sealed class Stage2Trainer
             BatchSize = config.BatchSize, CropSize = config.Data.CropSize, Scales = config.Data.Scales, Flip = config.Data.Flip, Seed = config.Seed,
         }, normalization);
 
-        var optimizer = CreateOptimizer(network.Network);
+        var o = config.Optimizer;
+        var sgd = new PolySgd(network.Network.BackboneParameters(), network.Network.HeadWeights(), network.Network.HeadBiases(), o.LearningRate,
+            o.HeadWeightMultiplier, o.HeadBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower, o.PolyStep);
+        var optimizer = sgd.Optimizer;
         long start = 0;
         if (resume && hasCheckpoint) start = Stage2Checkpoint.Load(checkpointPath, network, optimizer);
 
@@ -86,7 +94,7 @@ public sealed class Stage2Trainer
             using (var scope = NewDisposeScope())
             {
                 network.train();
-                double lr = SetPolyLearningRate(optimizer, t);
+                double lr = sgd.SetLearningRate(t);
                 optimizer.zero_grad();
                 double loss = 0;
                 double[]? scaleLosses = null;
@@ -122,36 +130,13 @@ public sealed class Stage2Trainer
             progress?.Report(t + 1, $"loss {record.Loss:0.000} lr {record.LearningRate:0.0e0}");
             bool last = t + 1 == config.Iterations;
             if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
+            {
+                // Never replace the last good checkpoint with weights an update made non-finite.
+                if (PolySgd.NonFiniteParameter(network) is string bad)
+                    throw new AsdtException(Path.Combine(runFolder, MetricsFile),
+                        $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
                 Stage2Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+            }
         }
-    }
-
-    TorchSharp.Modules.SGD CreateOptimizer(ISegmentationNetwork network)
-    {
-        var o = config.Optimizer;
-        var groups = new List<TorchSharp.Modules.SGD.ParamGroup>
-        {
-            new(network.BackboneParameters(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate, weight_decay = o.WeightDecay, momentum = o.Momentum }),
-            new(network.HeadWeights(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.HeadWeightMultiplier, weight_decay = o.WeightDecay, momentum = o.Momentum }),
-            new(network.HeadBiases(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.HeadBiasMultiplier, weight_decay = 0, momentum = o.Momentum }),
-        };
-        return optim.SGD(groups, o.LearningRate, o.Momentum, weight_decay: o.WeightDecay);
-    }
-
-    /// <summary>deeplab-pytorch's PolynomialLR: lr_g = lr_g(0)·(1 − t'/T)^power with t' = t rounded down to a multiple of PolyStep.</summary>
-    public static double PolyFactor(long t, int iterations, double power, int step)
-    {
-        long stepped = step > 1 ? t - t % step : t;
-        return Math.Pow(1 - (double)stepped / iterations, power);
-    }
-
-    double SetPolyLearningRate(TorchSharp.Modules.SGD optimizer, long t)
-    {
-        var o = config.Optimizer;
-        double factor = PolyFactor(t, config.Iterations, o.PolyPower, o.PolyStep);
-        double[] multipliers = [1, o.HeadWeightMultiplier, o.HeadBiasMultiplier];
-        int g = 0;
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = o.LearningRate * multipliers[Math.Min(g++, 2)] * factor;
-        return o.LearningRate * factor;
     }
 }

@@ -68,7 +68,10 @@ public sealed class Stage1Trainer
             Seed = config.Seed,
         }, normalization);
 
-        var optimizer = CreateOptimizer(network);
+        var o = config.Optimizer;
+        var sgd = new PolySgd(network.BackboneParameters(), network.NewLayerWeights(), network.NewLayerBiases(), o.LearningRate,
+            o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower);
+        var optimizer = sgd.Optimizer;
         long start = 0;
         if (resume && File.Exists(Path.Combine(checkpointPath, Stage1Checkpoint.StateFile)))
             start = Stage1Checkpoint.Load(checkpointPath, network, optimizer);
@@ -95,7 +98,7 @@ public sealed class Stage1Trainer
                 long next = t + 1;
                 prefetch = next < config.Iterations ? Task.Run(() => sampler.Batch(next)) : null;
                 double dataSeconds = dataClock.Elapsed.TotalSeconds;   // time spent waiting for the batch
-                double lr = SetPolyLearningRate(optimizer, t);
+                double lr = sgd.SetLearningRate(t);
                 var (loss, m) = step.Run(batch, t, device);
                 m.Timings["data"] = dataSeconds;
                 double lossValue = loss.item<float>();
@@ -117,21 +120,12 @@ public sealed class Stage1Trainer
             if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
             {
                 // Never replace the last good checkpoint with weights an update made non-finite.
-                if (NonFiniteParameter(network) is string bad)
+                if (PolySgd.NonFiniteParameter(network) is string bad)
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
                 Stage1Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
             }
         }
-    }
-
-    /// <summary>The name of the first parameter holding a NaN or infinity, or null.</summary>
-    static string? NonFiniteParameter(AsdtNetwork network)
-    {
-        using var scope = NewDisposeScope();
-        foreach (var (name, p) in network.named_parameters())
-            if (!p.isfinite().all().item<bool>()) return name;
-        return null;
     }
 
     static string NonFiniteTerms(IterationMetrics m)
@@ -143,30 +137,5 @@ public sealed class Stage1Trainer
         };
         var bad = terms.Where(x => x.Item2 is double v && !double.IsFinite(v)).Select(x => x.Item1).ToArray();
         return bad.Length > 0 ? "non-finite term: " + string.Join(", ", bad) : "total";
-    }
-
-    /// <summary>SGD groups (ALGORITHM.md §6.6): backbone convs 1×lr, new-layer weights 10×lr, new-layer biases 20×lr without weight decay.</summary>
-    TorchSharp.Modules.SGD CreateOptimizer(AsdtNetwork network)
-    {
-        var o = config.Optimizer;
-        var groups = new List<TorchSharp.Modules.SGD.ParamGroup>
-        {
-            new(network.BackboneParameters(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate, weight_decay = o.WeightDecay, momentum = o.Momentum }),
-            new(network.NewLayerWeights(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.NewLayerWeightMultiplier, weight_decay = o.WeightDecay, momentum = o.Momentum }),
-            new(network.NewLayerBiases(), new TorchSharp.Modules.SGD.Options { LearningRate = o.LearningRate * o.NewLayerBiasMultiplier, weight_decay = 0, momentum = o.Momentum }),
-        };
-        return optim.SGD(groups, o.LearningRate, o.Momentum, weight_decay: o.WeightDecay);
-    }
-
-    /// <summary>Poly schedule lr_g(t) = lr_g(0)·(1 − t/T)^power, set before each step; returns the backbone lr.</summary>
-    double SetPolyLearningRate(TorchSharp.Modules.SGD optimizer, long t)
-    {
-        var o = config.Optimizer;
-        double factor = Math.Pow(1 - (double)t / config.Iterations, o.PolyPower);
-        double[] multipliers = [1, o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier];
-        int g = 0;
-        foreach (var group in optimizer.ParamGroups)
-            group.LearningRate = o.LearningRate * multipliers[Math.Min(g++, multipliers.Length - 1)] * factor;
-        return o.LearningRate * factor;
     }
 }
