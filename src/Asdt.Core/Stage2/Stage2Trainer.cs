@@ -18,7 +18,7 @@ namespace Asdt.Stage2;
 /// </summary>
 public sealed class Stage2Trainer
 {
-    public const string ConfigFile = "config.json";
+    public const string ConfigFile = RunFolder.ConfigFile;
     public const string MetricsFile = "metrics.jsonl";
     public const string CheckpointFolder = "checkpoint";
     /// <summary>The class names, one a line (index 0 = background), so a run can segment images without its dataset.</summary>
@@ -37,26 +37,10 @@ public sealed class Stage2Trainer
     {
         if (config.BatchSize < 1 || config.IterSize < 1 || config.Iterations < 1)
             throw new AsdtException("batch size, iter size and iterations must be positive");
-        AtomicFile.CreateFolder(runFolder);
         string configPath = Path.Combine(runFolder, ConfigFile);
         string configJson = AsdtJson.Serialize(config);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
-        // As in stage 1: a kill inside a checkpoint save leaves the previous checkpoint under a hidden name
-        // and temporaries behind; put the checkpoint back and drop the rest.
-        Checkpoint.Recover(checkpointPath);
-        AtomicFile.DeleteStaleTemporaries(runFolder);
-        bool hasCheckpoint = File.Exists(Path.Combine(checkpointPath, Stage2Checkpoint.StateFile));
-        if (resume)
-        {
-            if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
-            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson);
-            if (differences.Count > 0)
-                throw new AsdtException(configPath, $"cannot resume: the run was started with a different configuration ({string.Join("; ", differences)})");
-        }
-        else
-        {
-            if (hasCheckpoint) throw new AsdtException(runFolder, "run folder already holds a trained run; pass --resume to continue it or choose another --out");
-        }
+        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage2Checkpoint.StateFile);
 
         var dataset = SegmentationDataset.Open(config.Data.Dataset, config.Data.Root);
         var labels = new Stage2Labels(dataset, config.Data.Labels);

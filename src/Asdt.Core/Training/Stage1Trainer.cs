@@ -16,7 +16,7 @@ namespace Asdt.Training;
 /// </summary>
 public sealed class Stage1Trainer
 {
-    public const string ConfigFile = "config.json";
+    public const string ConfigFile = RunFolder.ConfigFile;
     public const string MetricsFile = "metrics.jsonl";
     public const string CheckpointFolder = "checkpoint";
 
@@ -32,27 +32,10 @@ public sealed class Stage1Trainer
     /// <summary>Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.</summary>
     public void Run(bool resume, IProgressSink? progress = null, Action<IterationMetrics>? onIteration = null, CancellationToken cancel = default)
     {
-        AtomicFile.CreateFolder(runFolder);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
-        // A run killed inside a checkpoint save or a metrics rewrite leaves temporaries (and, between the two
-        // renames of a save, the previous checkpoint under a hidden name): put the checkpoint back, drop the rest.
-        Checkpoint.Recover(checkpointPath);
-        AtomicFile.DeleteStaleTemporaries(runFolder);
-        string configPath = Path.Combine(runFolder, ConfigFile);
         string configJson = AsdtJson.Serialize(config);
-        if (resume)
-        {
-            if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
-            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson);
-            if (differences.Count > 0)
-                throw new AsdtException(configPath, $"cannot resume: the run was started with a different configuration ({string.Join("; ", differences)})");
-        }
-        else
-        {
-            if (File.Exists(Path.Combine(checkpointPath, Stage1Checkpoint.StateFile)))
-                throw new AsdtException(runFolder, "run folder already holds a trained run; pass --resume to continue it or choose another --out");
-            AtomicFile.WriteAllText(configPath, configJson);
-        }
+        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage1Checkpoint.StateFile);
+        if (!resume) AtomicFile.WriteAllText(Path.Combine(runFolder, ConfigFile), configJson);
 
         var device = torch.device(config.Device);
         torch.manual_seed(config.Seed);
@@ -73,7 +56,7 @@ public sealed class Stage1Trainer
             o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower);
         var optimizer = sgd.Optimizer;
         long start = 0;
-        if (resume && File.Exists(Path.Combine(checkpointPath, Stage1Checkpoint.StateFile)))
+        if (resume && hasCheckpoint)
             start = Stage1Checkpoint.Load(checkpointPath, network, optimizer);
 
         var step = new Stage1Step(config, network);
