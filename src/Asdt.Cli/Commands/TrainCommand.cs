@@ -15,6 +15,7 @@ public static class TrainCommand
     static readonly Option<string?> Split = new("--split") { Description = "Training split" };
     static readonly Option<string?> Backbone = new("--backbone") { Description = $"Backbone: {string.Join(", ", Stage1Model.BackboneKinds)}" };
     static readonly Option<string?> Weights = new("--weights") { Description = "Backbone weights (.pth, .safetensors or ImageNet ResNet-18 .onnx)" };
+    static readonly Option<int?> FrozenStages = new("--frozen-stages") { Description = "Leading backbone stages that are not trained (0 = fine-tune all; 5 = ResNet fully frozen)" };
     static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
     static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per batch" };
     static readonly Option<int?> Crop = new("--crop") { Description = "Crop size in pixels" };
@@ -56,7 +57,7 @@ public static class TrainCommand
 
     static IEnumerable<Option> AllOptions() =>
     [
-        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, FrozenStages, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
         Warmup, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
@@ -82,7 +83,12 @@ public static class TrainCommand
                 Split = flags.Text(Split, c.Data.Split)!,
                 CropSize = flags.Value(Crop, c.Data.CropSize),
             },
-            Backbone = c.Backbone with { Kind = flags.Text(Backbone, c.Backbone.Kind)!, Weights = flags.Text(Weights, c.Backbone.Weights) },
+            Backbone = c.Backbone with
+            {
+                Kind = flags.Text(Backbone, c.Backbone.Kind)!,
+                Weights = flags.Text(Weights, c.Backbone.Weights),
+                FrozenStages = flags.Value(FrozenStages, c.Backbone.FrozenStages),
+            },
             Iterations = flags.Value(Iterations, c.Iterations),
             BatchSize = flags.Value(BatchSize, c.BatchSize),
             Strategy = flags.Value(Strategy, c.Strategy),
