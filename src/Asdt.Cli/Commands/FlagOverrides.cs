@@ -21,6 +21,10 @@ public sealed class FlagOverrides(ParseResult parse)
         return v.Value;
     }
 
+    /// <summary>The flag's value if given, else <paramref name="current"/> (for settings that may be unset).</summary>
+    public T? Optional<T>(Option<T?> option, T? current) where T : struct =>
+        parse.GetValue(option) is null ? current : Value(option, default(T));
+
     /// <summary>The flag's text if given, else <paramref name="current"/>.</summary>
     public string? Text(Option<string?> option, string? current)
     {

@@ -24,6 +24,7 @@ public static class TrainCommand
     static readonly Option<double?> Tau = new("--tau") { Description = "PW wave proportion τ" };
     static readonly Option<PulseWidthReading?> Reading = new("--pw-reading") { Description = "How τ sets T_h: InverseDutyCycle (T_h = T/τ, paper) or HighToLowRatio (T_h/T_l = τ)" };
     static readonly Option<int?> Warmup = new("--warmup") { Description = "Classifier-only iterations at the start" };
+    static readonly Option<double?> WarmupLearningRate = new("--warmup-lr") { Description = "Backbone learning rate of the classifier-only warm-up, on its own poly schedule (new layers ×10 / ×20)" };
     static readonly Option<double?> LearningRate = new("--lr") { Description = "Backbone learning rate (new layers ×10 / ×20)" };
     static readonly Option<double?> Momentum = new("--momentum") { Description = "SGD momentum (RRM's code: effectively 0)" };
     static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
@@ -58,7 +59,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, FrozenStages, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
+        Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
     static Stage1Config ResumeConfig(ParseResult parse, string output)
@@ -99,6 +100,7 @@ public static class TrainCommand
                 Reading = flags.Value(Reading, c.PulseWidth.Reading),
             },
             ClassifierWarmup = flags.Value(Warmup, c.ClassifierWarmup),
+            ClassifierWarmupLearningRate = flags.Optional(WarmupLearningRate, c.ClassifierWarmupLearningRate),
             Optimizer = c.Optimizer with
             {
                 LearningRate = flags.Value(LearningRate, c.Optimizer.LearningRate),

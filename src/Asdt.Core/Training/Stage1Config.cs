@@ -99,6 +99,13 @@ public sealed record Stage1Config
     public int BatchSize { get; init; } = 4;
     /// <summary>Iterations at the start that train only the class-teacher (RRM train_from_init; 0 with res38_cls.pth).</summary>
     public int ClassifierWarmup { get; init; }
+    /// <summary>
+    /// Backbone learning rate of the classifier-only warm-up (new layers ×10/×20 as usual), on its own poly
+    /// schedule; the ASDT iterations then restart the poly schedule from <see cref="OptimizerSettings.LearningRate"/>.
+    /// Null = RRM's train_from_init: one schedule over all iterations at the main learning rate.
+    /// A14: a classifier started from ImageNet needs PSA's 0.1-scale rates, not RRM's 7e-4.
+    /// </summary>
+    public double? ClassifierWarmupLearningRate { get; init; }
     public int Seed { get; init; } = 1;
     public int CheckpointEvery { get; init; } = 1000;
     /// <summary>CPU threads for CRFs and energy losses (0 = all cores).</summary>
