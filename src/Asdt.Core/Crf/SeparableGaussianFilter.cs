@@ -63,8 +63,8 @@ public sealed class SeparableGaussianFilter
 
     /// <summary>
     /// result_i = Σ_j exp(−‖p_i − p_j‖²/2σ²) v_j (self included), point-major <c>[n][channels]</c>; result may
-    /// not overlap values. Convenience entry: allocates two scratch buffers per call (the mean field in
-    /// <see cref="DenseCrf2D"/> uses the allocation-free passes directly).
+    /// not overlap values. Convenience entry: allocates a padded copy and scratch per call (the mean field in
+    /// <see cref="DenseCrf2D"/> uses the allocation-free in-place passes directly).
     /// </summary>
     public void Filter(ReadOnlySpan<float> values, Span<float> result, int channels, int threads = 1)
     {
@@ -72,130 +72,234 @@ public sealed class SeparableGaussianFilter
         if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels));
         if (values.Length < (long)n * channels) throw new ArgumentException($"values has {values.Length} floats, need {n}x{channels}", nameof(values));
         if (result.Length < (long)n * channels) throw new ArgumentException($"result has {result.Length} floats, need {n}x{channels}", nameof(result));
+        threads = Math.Max(1, threads);
         int stride = PermutohedralLattice.StrideFor(channels);
-        var padded = new float[(long)n * stride];
-        var tmp = new float[(long)n * stride];
-        for (int i = 0; i < n; i++) values.Slice(i * channels, channels).CopyTo(padded.AsSpan(i * stride, channels));
+        var data = new float[(long)n * stride];
+        for (int i = 0; i < n; i++) values.Slice(i * channels, channels).CopyTo(data.AsSpan(i * stride, channels));
+        var scratch = new float[threads][];
+        for (int t = 0; t < threads; t++) scratch[t] = new float[ScratchFloats(stride)];
         unsafe
         {
-            fixed (float* pp = padded)
-            fixed (float* tp = tmp)
+            fixed (float* d = data)
             {
-                Vertical((IntPtr)pp, stride, IntPtr.Zero, (IntPtr)tp, threads);
-                Horizontal((IntPtr)tp, stride, (IntPtr)pp, threads);   // the input copy is free again: reuse it
+                VerticalInPlace((IntPtr)d, stride, IntPtr.Zero, scratch, threads);
+                HorizontalInPlace((IntPtr)d, stride, scratch, threads);
             }
         }
-        for (int i = 0; i < n; i++) padded.AsSpan(i * stride, channels).CopyTo(result.Slice(i * channels, channels));
+        for (int i = 0; i < n; i++) data.AsSpan(i * stride, channels).CopyTo(result.Slice(i * channels, channels));
     }
+
+    /// <summary>Pixels per column tile of the vertical pass: the 2r+1 row pieces a tile reads stay in L1/L2.</summary>
+    internal const int TileWidth = 32;
+
+    /// <summary>Floats of per-thread scratch the in-place passes need for a channel stride: the vertical pass's
+    /// ring of the last r original row pieces plus one output piece, or the horizontal pass's row copy.</summary>
+    internal int ScratchFloats(int stride) => Math.Max((Radius + 1) * Math.Min(TileWidth, Width), Width) * stride;
 
     /// <summary>
-    /// Vertical pass, parallel over pixel ranges: dst_i = Σ_{k} t_k · s_j · src_j with j the pixel k rows below i
-    /// (inside the image), s = <paramref name="pointScale"/> (null pointer: 1). Rows of <paramref name="stride"/>
-    /// floats (4, or a multiple of 8); all stride lanes are filtered. src and dst must not overlap.
+    /// Vertical pass in place: data_i ← Σ_k t_k · s_j · data_j, j the pixel k rows below i (inside the image), s =
+    /// <paramref name="pointScale"/> (null pointer: 1). Rows of <paramref name="stride"/> floats (4 or a multiple of
+    /// 8; all lanes filtered). Parallel over column tiles; each tile walks down the image keeping the original
+    /// values of the last r rows in a ring (scratch[part], <see cref="ScratchFloats"/> each).
     /// </summary>
-    internal unsafe void Vertical(IntPtr src, int stride, IntPtr pointScale, IntPtr dst, int threads)
+    internal unsafe void VerticalInPlace(IntPtr data, int stride, IntPtr pointScale, float[][] scratch, int threads)
     {
         CheckStride(stride);
-        PermutohedralLattice.ForRanges(Width * Height, threads, (lo, hi) => VerticalRange((float*)src, stride, (float*)pointScale, (float*)dst, lo, hi));
+        int tiles = (Width + TileWidth - 1) / TileWidth;
+        PermutohedralLattice.ForRanges(tiles, Math.Min(threads, scratch.Length), 1, (part, lo, hi) =>
+        {
+            for (int t = lo; t < hi; t++) VerticalTile((float*)data, stride, (float*)pointScale, scratch[part], t);
+        });
     }
 
-    /// <summary>Horizontal pass, parallel over pixel ranges: dst_i = Σ_k t_k · src_{i+k} (same row). No overlap.</summary>
-    internal unsafe void Horizontal(IntPtr src, int stride, IntPtr dst, int threads)
+    unsafe void VerticalTile(float* data, int stride, float* scale, float[] scratch, int tile)
+    {
+        int w = Width, h = Height, r = Radius;
+        int x0 = tile * TileWidth, tw = Math.Min(TileWidth, w - x0);
+        int piece = Math.Min(TileWidth, w) * stride;            // floats per ring slot
+        int pieceLen = tw * stride;                             // floats of this tile's row piece
+        float** rows = stackalloc float*[2 * r + 1];
+        float** at = rows + r;                                   // at[k]: row piece k rows from the current one
+        fixed (float* taps = _taps)
+        fixed (float* ring = scratch)
+        {
+            float* t0 = taps + r;
+            float* outPiece = ring + (long)r * piece;
+            for (int y = 0; y < h; y++)
+            {
+                int k0 = Math.Max(-r, -y), k1 = Math.Min(r, h - 1 - y);
+                for (int k = k0; k < 0; k++) at[k] = ring + (long)((y + k) % r) * piece;   // already overwritten: originals
+                for (int k = 0; k <= k1; k++) at[k] = data + ((long)(y + k) * w + x0) * stride;
+                for (int px = 0; px < tw; px++)
+                {
+                    long off = (long)px * stride;
+                    float* sc = scale == null ? null : scale + (long)y * w + x0 + px;
+                    if (stride == 4) Vector128.Store(ColumnSum4(at, off, t0, sc, w, k0, k1), outPiece + off);
+                    else ColumnSum(at, off, t0, sc, w, k0, k1, outPiece + off, stride);
+                }
+                float* cur = data + ((long)y * w + x0) * stride;
+                if (r > 0) Buffer.MemoryCopy(cur, ring + (long)(y % r) * piece, pieceLen * 4L, pieceLen * 4L);
+                Buffer.MemoryCopy(outPiece, cur, pieceLen * 4L, pieceLen * 4L);
+            }
+        }
+    }
+
+    /// <summary>Σ_{k=k0..k1} t0[k] · (sc?[k·scStep] ?? 1) · at[k][off ..]: <paramref name="width"/> lanes (a multiple of
+    /// 8) into d. Up to four 256-bit vectors per group share each tap's broadcast; even and odd taps go to separate
+    /// accumulators (two independent FMA chains per vector: the sum is latency-bound otherwise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void ColumnSum(float** at, long off, float* t0, float* sc, long scStep, int k0, int k1, float* d, int width)
+    {
+        for (int c = 0; c < width; c += 32)
+        {
+            int nv = Math.Min(4, (width - c) >> 3);
+            long o = off + c;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            int k = k0;
+            for (; k < k1; k += 2)
+            {
+                var wa = Vector256.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]);
+                var wb = Vector256.Create(sc == null ? t0[k + 1] : t0[k + 1] * sc[(k + 1) * scStep]);
+                float* ra = at[k] + o, rb = at[k + 1] + o;
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.Load(rb), wb, b0);
+                if (nv > 1) { a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1); b1 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 8), wb, b1); }
+                if (nv > 2) { a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2); b2 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 16), wb, b2); }
+                if (nv > 3) { a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3); b3 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 24), wb, b3); }
+            }
+            if (k == k1)
+            {
+                var wa = Vector256.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]);
+                float* ra = at[k] + o;
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
+                if (nv > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1);
+                if (nv > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2);
+                if (nv > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3);
+            }
+            float* q = d + c;
+            Vector256.Store(a0 + b0, q);
+            if (nv > 1) Vector256.Store(a1 + b1, q + 8);
+            if (nv > 2) Vector256.Store(a2 + b2, q + 16);
+            if (nv > 3) Vector256.Store(a3 + b3, q + 24);
+        }
+    }
+
+    /// <summary>As <see cref="ColumnSum"/> for 4-lane rows: four interleaved accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector128<float> ColumnSum4(float** at, long off, float* t0, float* sc, long scStep, int k0, int k1)
+    {
+        Vector128<float> a = default, b = default, c = default, e = default;
+        int k = k0;
+        for (; k + 3 <= k1; k += 4)
+        {
+            a = Vector128.FusedMultiplyAdd(Vector128.Load(at[k] + off), Vector128.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]), a);
+            b = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 1] + off), Vector128.Create(sc == null ? t0[k + 1] : t0[k + 1] * sc[(k + 1) * scStep]), b);
+            c = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 2] + off), Vector128.Create(sc == null ? t0[k + 2] : t0[k + 2] * sc[(k + 2) * scStep]), c);
+            e = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 3] + off), Vector128.Create(sc == null ? t0[k + 3] : t0[k + 3] * sc[(k + 3) * scStep]), e);
+        }
+        for (; k <= k1; k++) a = Vector128.FusedMultiplyAdd(Vector128.Load(at[k] + off), Vector128.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]), a);
+        return (a + b) + (c + e);
+    }
+
+    /// <summary>Horizontal pass in place: data_i ← Σ_k t_k · data_{i+k} (same row). Parallel over rows; each row is
+    /// copied to scratch[part] first.</summary>
+    internal unsafe void HorizontalInPlace(IntPtr data, int stride, float[][] scratch, int threads)
     {
         CheckStride(stride);
-        PermutohedralLattice.ForRanges(Width * Height, threads, (lo, hi) =>
+        PermutohedralLattice.ForRanges(Height, Math.Min(threads, scratch.Length), 1, (part, lo, hi) =>
         {
+            int w = Width;
+            long rowLen = (long)w * stride;
             fixed (float* taps = _taps)
+            fixed (float* copy = scratch[part])
             {
                 float* t0 = taps + Radius;
-                float* s = (float*)src, d = (float*)dst;
-                int x = lo % Width;
-                for (int i = lo; i < hi; i++)
+                for (int y = lo; y < hi; y++)
                 {
-                    int k0 = Math.Max(-Radius, -x), k1 = Math.Min(Radius, Width - 1 - x);
-                    long o = (long)i * stride;
-                    if (stride == 4) Vector128.Store(Row4(s + o, t0, k0, k1), d + o);
-                    else TapSum(s + o, stride, t0, null, 0, k0, k1, d + o, stride, 1f, accumulate: false);
-                    if (++x == Width) x = 0;
+                    float* row = (float*)data + y * rowLen;
+                    Buffer.MemoryCopy(row, copy, rowLen * 4, rowLen * 4);
+                    for (int x = 0; x < w; x++)
+                    {
+                        int k0 = Math.Max(-Radius, -x), k1 = Math.Min(Radius, w - 1 - x);
+                        long o = (long)x * stride;
+                        if (stride == 4) Vector128.Store(Row4(copy + o, t0, k0, k1), row + o);
+                        else TapSum(copy + o, stride, t0, k0, k1, row + o, stride, 1f, accumulate: false);
+                    }
                 }
             }
         });
     }
 
-    unsafe void VerticalRange(float* src, int stride, float* scale, float* dst, int lo, int hi)
-    {
-        int w = Width, h = Height, r = Radius;
-        long step = (long)w * stride;
-        fixed (float* taps = _taps)
-        {
-            float* t0 = taps + r;
-            int y = lo / w, x = lo - y * w;
-            for (int i = lo; i < hi; i++)
-            {
-                int k0 = Math.Max(-r, -y), k1 = Math.Min(r, h - 1 - y);
-                float* s = src + (long)i * stride, d = dst + (long)i * stride;
-                float* sc = scale == null ? null : scale + i;
-                if (stride == 4)
-                {
-                    var acc = Vector128<float>.Zero;
-                    for (int k = k0; k <= k1; k++)
-                        acc = Vector128.FusedMultiplyAdd(Vector128.Load(s + k * step), Vector128.Create(sc == null ? t0[k] : t0[k] * sc[(long)k * w]), acc);
-                    Vector128.Store(acc, d);
-                }
-                else TapSum(s, step, t0, sc, w, k0, k1, d, stride, 1f, accumulate: false);
-                if (++x == w) { x = 0; y++; }
-            }
-        }
-    }
-
     /// <summary>
-    /// For the <paramref name="width"/> lanes (a multiple of 8) at p: Σ_{k=k0..k1} t0[k] · (scale?[k·scaleStep] ?? 1) ·
-    /// p[k·step ..]; written to d (or, with <paramref name="accumulate"/>, d += outScale · Σ). Groups of four
-    /// 256-bit accumulators share each tap's broadcast.
+    /// For the <paramref name="width"/> lanes (a multiple of 8) at p: Σ_{k=k0..k1} t0[k] · p[k·step ..]; written to d
+    /// (or, with <paramref name="accumulate"/>, d += outScale · Σ). Up to four 256-bit vectors per group share each
+    /// tap's broadcast; even and odd taps go to separate accumulators (two FMA chains per vector).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void TapSum(float* p, long step, float* t0, float* scale, long scaleStep, int k0, int k1, float* d, int width, float outScale, bool accumulate)
+    internal static unsafe void TapSum(float* p, long step, float* t0, int k0, int k1, float* d, int width, float outScale, bool accumulate)
     {
         for (int c = 0; c < width; c += 32)
         {
             int nv = Math.Min(4, (width - c) >> 3);
             float* q = p + c;
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int k = k0; k <= k1; k++)
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            int k = k0;
+            for (; k < k1; k += 2)
             {
-                var wv = Vector256.Create(scale == null ? t0[k] : t0[k] * scale[k * scaleStep]);
-                float* row = q + k * step;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), wv, a0);
-                if (nv > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), wv, a1);
-                if (nv > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), wv, a2);
-                if (nv > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), wv, a3);
+                var wa = Vector256.Create(t0[k]);
+                var wb = Vector256.Create(t0[k + 1]);
+                float* ra = q + k * step, rb = ra + step;
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
+                b0 = Vector256.FusedMultiplyAdd(Vector256.Load(rb), wb, b0);
+                if (nv > 1) { a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1); b1 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 8), wb, b1); }
+                if (nv > 2) { a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2); b2 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 16), wb, b2); }
+                if (nv > 3) { a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3); b3 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 24), wb, b3); }
+            }
+            if (k == k1)
+            {
+                var wa = Vector256.Create(t0[k]);
+                float* ra = q + k * step;
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
+                if (nv > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1);
+                if (nv > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2);
+                if (nv > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3);
             }
             float* o = d + c;
             if (accumulate)
             {
                 var f = Vector256.Create(outScale);
-                Vector256.Store(Vector256.FusedMultiplyAdd(a0, f, Vector256.Load(o)), o);
-                if (nv > 1) Vector256.Store(Vector256.FusedMultiplyAdd(a1, f, Vector256.Load(o + 8)), o + 8);
-                if (nv > 2) Vector256.Store(Vector256.FusedMultiplyAdd(a2, f, Vector256.Load(o + 16)), o + 16);
-                if (nv > 3) Vector256.Store(Vector256.FusedMultiplyAdd(a3, f, Vector256.Load(o + 24)), o + 24);
+                Vector256.Store(Vector256.FusedMultiplyAdd(a0 + b0, f, Vector256.Load(o)), o);
+                if (nv > 1) Vector256.Store(Vector256.FusedMultiplyAdd(a1 + b1, f, Vector256.Load(o + 8)), o + 8);
+                if (nv > 2) Vector256.Store(Vector256.FusedMultiplyAdd(a2 + b2, f, Vector256.Load(o + 16)), o + 16);
+                if (nv > 3) Vector256.Store(Vector256.FusedMultiplyAdd(a3 + b3, f, Vector256.Load(o + 24)), o + 24);
             }
             else
             {
-                Vector256.Store(a0, o);
-                if (nv > 1) Vector256.Store(a1, o + 8);
-                if (nv > 2) Vector256.Store(a2, o + 16);
-                if (nv > 3) Vector256.Store(a3, o + 24);
+                Vector256.Store(a0 + b0, o);
+                if (nv > 1) Vector256.Store(a1 + b1, o + 8);
+                if (nv > 2) Vector256.Store(a2 + b2, o + 16);
+                if (nv > 3) Vector256.Store(a3 + b3, o + 24);
             }
         }
     }
 
-    /// <summary>Σ_{k=k0..k1} t0[k] · p[4k ..4k+4] (a row of 4-lane points).</summary>
+    /// <summary>Σ_{k=k0..k1} t0[k] · p[4k ..4k+4] (a row of 4-lane points), four interleaved accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe Vector128<float> Row4(float* p, float* t0, int k0, int k1)
     {
-        var acc = Vector128<float>.Zero;
-        for (int k = k0; k <= k1; k++) acc = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k), Vector128.Create(t0[k]), acc);
-        return acc;
+        Vector128<float> a = default, b = default, c = default, e = default;
+        int k = k0;
+        for (; k + 3 <= k1; k += 4)
+        {
+            a = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k), Vector128.Create(t0[k]), a);
+            b = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k + 4), Vector128.Create(t0[k + 1]), b);
+            c = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k + 8), Vector128.Create(t0[k + 2]), c);
+            e = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k + 12), Vector128.Create(t0[k + 3]), e);
+        }
+        for (; k <= k1; k++) a = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4 * k), Vector128.Create(t0[k]), a);
+        return (a + b) + (c + e);
     }
 
     internal float[] TapArray => _taps;
