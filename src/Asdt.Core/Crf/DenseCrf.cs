@@ -274,13 +274,18 @@ public sealed class DenseCrf2D
                 float* row = qp + (long)i * stride;
                 float* u = up + (long)i * stride;
                 int k0 = Math.Max(-radius, -x), k1 = Math.Min(radius, w - 1 - x);
-                if (e != null && x == 0) Buffer.MemoryCopy(row, copy, (long)w * stride * 4, (long)w * stride * 4);
+                if (e != null && x == 0)
+                {
+                    // 4 lanes: the whole row's horizontal pass into the scratch at once (pixel pairs); wider: a copy of V's row.
+                    if (stride == 4) SeparableGaussianFilter.Row4(row, copy, w, t0, radius);
+                    else Buffer.MemoryCopy(row, copy, (long)w * stride * 4, (long)w * stride * 4);
+                }
                 if (stride == 4)
                 {
                     var m = Vector128<float>.Zero;
                     if (dg > 0) m = Vector128.FusedMultiplyAdd(Gather4(bufG, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector128.Create(cg * nG[i]), m);
                     if (db > 0) m = Vector128.FusedMultiplyAdd(Gather4(bufB, rowsB + (long)i * db, wB + (long)i * db, db), Vector128.Create(cb * nB[i]), m);
-                    if (e != null) m = Vector128.FusedMultiplyAdd(SeparableGaussianFilter.Row4(copy + (long)x * 4, t0, k0, k1), Vector128.Create(ce * nG[i]), m);
+                    if (e != null) m = Vector128.FusedMultiplyAdd(Vector128.Load(copy + (long)x * 4), Vector128.Create(ce * nG[i]), m);
                     Vector128.Store(m, row);
                     Softmax4(row, u);
                     continue;

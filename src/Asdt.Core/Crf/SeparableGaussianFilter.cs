@@ -89,12 +89,17 @@ public sealed class SeparableGaussianFilter
         for (int i = 0; i < n; i++) data.AsSpan(i * stride, channels).CopyTo(result.Slice(i * channels, channels));
     }
 
-    /// <summary>Pixels per column tile of the vertical pass: the 2r+1 row pieces a tile reads stay in L1/L2.</summary>
-    internal const int TileWidth = 32;
+    /// <summary>Floats per row piece of a column tile in the vertical pass (768 bytes): the 2r+1 pieces a tile
+    /// reads at once stay in L1 for r ≤ 20 and each piece is loaded from memory once per pass.</summary>
+    internal const int TileFloats = 192;
+
+    /// <summary>Pixels per column tile for a channel stride.</summary>
+    int TilePixels(int stride) => Math.Clamp(TileFloats / stride, 1, Width);
 
     /// <summary>Floats of per-thread scratch the in-place passes need for a channel stride: the vertical pass's
-    /// ring of the last r original row pieces plus one output piece, or the horizontal pass's row copy.</summary>
-    internal int ScratchFloats(int stride) => Math.Max((Radius + 1) * Math.Min(TileWidth, Width), Width) * stride;
+    /// ring of the last r original row pieces plus one output piece, or the horizontal pass's row copy (and, for
+    /// 4-lane rows, the filtered row).</summary>
+    internal int ScratchFloats(int stride) => Math.Max((Radius + 1) * TilePixels(stride), 2 * Width) * stride;
 
     /// <summary>
     /// Vertical pass in place: data_i ← Σ_k t_k · s_j · data_j, j the pixel k rows below i (inside the image), s =
@@ -105,18 +110,18 @@ public sealed class SeparableGaussianFilter
     internal unsafe void VerticalInPlace(IntPtr data, int stride, IntPtr pointScale, float[][] scratch, int threads)
     {
         CheckStride(stride);
-        int tiles = (Width + TileWidth - 1) / TileWidth;
+        int tp = TilePixels(stride), tiles = (Width + tp - 1) / tp;
         PermutohedralLattice.ForRanges(tiles, Math.Min(threads, scratch.Length), 1, (part, lo, hi) =>
         {
-            for (int t = lo; t < hi; t++) VerticalTile((float*)data, stride, (float*)pointScale, scratch[part], t);
+            for (int t = lo; t < hi; t++) VerticalTile((float*)data, stride, (float*)pointScale, scratch[part], t, tp);
         });
     }
 
-    unsafe void VerticalTile(float* data, int stride, float* scale, float[] scratch, int tile)
+    unsafe void VerticalTile(float* data, int stride, float* scale, float[] scratch, int tile, int tilePixels)
     {
         int w = Width, h = Height, r = Radius;
-        int x0 = tile * TileWidth, tw = Math.Min(TileWidth, w - x0);
-        int piece = Math.Min(TileWidth, w) * stride;            // floats per ring slot
+        int x0 = tile * tilePixels, tw = Math.Min(tilePixels, w - x0);
+        int piece = tilePixels * stride;                        // floats per ring slot
         int pieceLen = tw * stride;                             // floats of this tile's row piece
         float** rows = stackalloc float*[2 * r + 1];
         float** at = rows + r;                                   // at[k]: row piece k rows from the current one
@@ -125,18 +130,18 @@ public sealed class SeparableGaussianFilter
         {
             float* t0 = taps + r;
             float* outPiece = ring + (long)r * piece;
+            // The point scale is applied in place as a row piece enters the window (rows 0..r first, then row y + r
+            // at row y), so the sums below have constant taps; the ring keeps the scaled originals.
+            if (scale != null)
+                for (int y = 0; y <= Math.Min(r, h - 1); y++) ScalePiece(data + ((long)y * w + x0) * stride, scale + (long)y * w + x0, tw, stride);
             for (int y = 0; y < h; y++)
             {
+                if (scale != null && y > 0 && y + r < h)
+                    ScalePiece(data + ((long)(y + r) * w + x0) * stride, scale + (long)(y + r) * w + x0, tw, stride);
                 int k0 = Math.Max(-r, -y), k1 = Math.Min(r, h - 1 - y);
                 for (int k = k0; k < 0; k++) at[k] = ring + (long)((y + k) % r) * piece;   // already overwritten: originals
                 for (int k = 0; k <= k1; k++) at[k] = data + ((long)(y + k) * w + x0) * stride;
-                for (int px = 0; px < tw; px++)
-                {
-                    long off = (long)px * stride;
-                    float* sc = scale == null ? null : scale + (long)y * w + x0 + px;
-                    if (stride == 4) Vector128.Store(ColumnSum4(at, off, t0, sc, w, k0, k1), outPiece + off);
-                    else ColumnSum(at, off, t0, sc, w, k0, k1, outPiece + off, stride);
-                }
+                FlatSum(at, t0, k0, k1, outPiece, pieceLen);
                 float* cur = data + ((long)y * w + x0) * stride;
                 if (r > 0) Buffer.MemoryCopy(cur, ring + (long)(y % r) * piece, pieceLen * 4L, pieceLen * 4L);
                 Buffer.MemoryCopy(outPiece, cur, pieceLen * 4L, pieceLen * 4L);
@@ -144,62 +149,92 @@ public sealed class SeparableGaussianFilter
         }
     }
 
-    /// <summary>Σ_{k=k0..k1} t0[k] · (sc?[k·scStep] ?? 1) · at[k][off ..]: <paramref name="width"/> lanes (a multiple of
-    /// 8) into d. Up to four 256-bit vectors per group share each tap's broadcast; even and odd taps go to separate
-    /// accumulators (two independent FMA chains per vector: the sum is latency-bound otherwise).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void ColumnSum(float** at, long off, float* t0, float* sc, long scStep, int k0, int k1, float* d, int width)
+    static unsafe void ScalePiece(float* p, float* scale, int pixels, int stride)
     {
-        for (int c = 0; c < width; c += 32)
+        for (int px = 0; px < pixels; px++, p += stride)
         {
-            int nv = Math.Min(4, (width - c) >> 3);
-            long o = off + c;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            int k = k0;
-            for (; k < k1; k += 2)
-            {
-                var wa = Vector256.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]);
-                var wb = Vector256.Create(sc == null ? t0[k + 1] : t0[k + 1] * sc[(k + 1) * scStep]);
-                float* ra = at[k] + o, rb = at[k + 1] + o;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
-                b0 = Vector256.FusedMultiplyAdd(Vector256.Load(rb), wb, b0);
-                if (nv > 1) { a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1); b1 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 8), wb, b1); }
-                if (nv > 2) { a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2); b2 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 16), wb, b2); }
-                if (nv > 3) { a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3); b3 = Vector256.FusedMultiplyAdd(Vector256.Load(rb + 24), wb, b3); }
-            }
-            if (k == k1)
-            {
-                var wa = Vector256.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]);
-                float* ra = at[k] + o;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ra), wa, a0);
-                if (nv > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 8), wa, a1);
-                if (nv > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 16), wa, a2);
-                if (nv > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ra + 24), wa, a3);
-            }
-            float* q = d + c;
-            Vector256.Store(a0 + b0, q);
-            if (nv > 1) Vector256.Store(a1 + b1, q + 8);
-            if (nv > 2) Vector256.Store(a2 + b2, q + 16);
-            if (nv > 3) Vector256.Store(a3 + b3, q + 24);
+            if (stride == 4) { Vector128.Store(Vector128.Load(p) * scale[px], p); continue; }
+            var s = Vector256.Create(scale[px]);
+            for (int c = 0; c < stride; c += 8) Vector256.Store(Vector256.Load(p + c) * s, p + c);
         }
     }
 
-    /// <summary>As <see cref="ColumnSum"/> for 4-lane rows: four interleaved accumulators.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe Vector128<float> ColumnSum4(float** at, long off, float* t0, float* sc, long scStep, int k0, int k1)
+    /// <summary>d[0..len) = Σ_{k=k0..k1} t0[k] · at[k][0..len) (len a multiple of 4), in groups of four 256-bit
+    /// vectors; where the window is whole (k0 = −k1) symmetric taps are paired: t_k · (at[−k] + at[k]).</summary>
+    static unsafe void FlatSum(float** at, float* t0, int k0, int k1, float* d, int len)
     {
-        Vector128<float> a = default, b = default, c = default, e = default;
-        int k = k0;
-        for (; k + 3 <= k1; k += 4)
+        int c = 0;
+        bool sym = k0 == -k1;
+        for (; c + 32 <= len; c += 32)
         {
-            a = Vector128.FusedMultiplyAdd(Vector128.Load(at[k] + off), Vector128.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]), a);
-            b = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 1] + off), Vector128.Create(sc == null ? t0[k + 1] : t0[k + 1] * sc[(k + 1) * scStep]), b);
-            c = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 2] + off), Vector128.Create(sc == null ? t0[k + 2] : t0[k + 2] * sc[(k + 2) * scStep]), c);
-            e = Vector128.FusedMultiplyAdd(Vector128.Load(at[k + 3] + off), Vector128.Create(sc == null ? t0[k + 3] : t0[k + 3] * sc[(k + 3) * scStep]), e);
+            Vector256<float> a0, a1, a2, a3;
+            if (sym)
+            {
+                var w0 = Vector256.Create(t0[0]);
+                float* m = at[0] + c;
+                a0 = Vector256.Load(m) * w0; a1 = Vector256.Load(m + 8) * w0; a2 = Vector256.Load(m + 16) * w0; a3 = Vector256.Load(m + 24) * w0;
+                for (int k = 1; k <= k1; k++)
+                {
+                    var wk = Vector256.Create(t0[k]);
+                    float* lo = at[-k] + c, hi = at[k] + c;
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(lo) + Vector256.Load(hi), wk, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 8) + Vector256.Load(hi + 8), wk, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 16) + Vector256.Load(hi + 16), wk, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 24) + Vector256.Load(hi + 24), wk, a3);
+                }
+            }
+            else
+            {
+                a0 = a1 = a2 = a3 = Vector256<float>.Zero;
+                for (int k = k0; k <= k1; k++)
+                {
+                    var wk = Vector256.Create(t0[k]);
+                    float* m = at[k] + c;
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(m), wk, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(m + 8), wk, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(m + 16), wk, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(m + 24), wk, a3);
+                }
+            }
+            Vector256.Store(a0, d + c); Vector256.Store(a1, d + c + 8); Vector256.Store(a2, d + c + 16); Vector256.Store(a3, d + c + 24);
         }
-        for (; k <= k1; k++) a = Vector128.FusedMultiplyAdd(Vector128.Load(at[k] + off), Vector128.Create(sc == null ? t0[k] : t0[k] * sc[k * scStep]), a);
-        return (a + b) + (c + e);
+        for (; c + 8 <= len; c += 8)
+        {
+            var a = Vector256<float>.Zero;
+            for (int k = k0; k <= k1; k++) a = Vector256.FusedMultiplyAdd(Vector256.Load(at[k] + c), Vector256.Create(t0[k]), a);
+            Vector256.Store(a, d + c);
+        }
+        if (c < len)
+        {
+            var a = Vector128<float>.Zero;
+            for (int k = k0; k <= k1; k++) a = Vector128.FusedMultiplyAdd(Vector128.Load(at[k] + c), Vector128.Create(t0[k]), a);
+            Vector128.Store(a, d + c);
+        }
+    }
+
+    /// <summary>
+    /// One row of 4-lane points: dst[x] = Σ_k t0[k] · src[x + k] (inside the row). Interior pixels go in pairs,
+    /// one 256-bit vector holding two neighbouring points, with symmetric taps paired.
+    /// </summary>
+    internal static unsafe void Row4(float* src, float* dst, int w, float* t0, int r)
+    {
+        int x = 0;
+        for (; x < w && x < r; x++) Vector128.Store(Row4At(src + 4L * x, t0, -x, Math.Min(r, w - 1 - x)), dst + 4L * x);
+        for (; x + 1 + r <= w - 1; x += 2)
+        {
+            float* m = src + 4L * x;
+            var a = Vector256.Load(m) * Vector256.Create(t0[0]);
+            var b = Vector256<float>.Zero;
+            int k = 1;
+            for (; k + 1 <= r; k += 2)
+            {
+                a = Vector256.FusedMultiplyAdd(Vector256.Load(m - 4 * k) + Vector256.Load(m + 4 * k), Vector256.Create(t0[k]), a);
+                b = Vector256.FusedMultiplyAdd(Vector256.Load(m - 4 * (k + 1)) + Vector256.Load(m + 4 * (k + 1)), Vector256.Create(t0[k + 1]), b);
+            }
+            if (k <= r) a = Vector256.FusedMultiplyAdd(Vector256.Load(m - 4 * k) + Vector256.Load(m + 4 * k), Vector256.Create(t0[k]), a);
+            Vector256.Store(a + b, dst + 4L * x);
+        }
+        for (; x < w; x++) Vector128.Store(Row4At(src + 4L * x, t0, Math.Max(-r, -x), Math.Min(r, w - 1 - x)), dst + 4L * x);
     }
 
     /// <summary>Horizontal pass in place: data_i ← Σ_k t_k · data_{i+k} (same row). Parallel over rows; each row is
@@ -219,12 +254,12 @@ public sealed class SeparableGaussianFilter
                 {
                     float* row = (float*)data + y * rowLen;
                     Buffer.MemoryCopy(row, copy, rowLen * 4, rowLen * 4);
+                    if (stride == 4) { Row4(copy, row, w, t0, Radius); continue; }
                     for (int x = 0; x < w; x++)
                     {
                         int k0 = Math.Max(-Radius, -x), k1 = Math.Min(Radius, w - 1 - x);
                         long o = (long)x * stride;
-                        if (stride == 4) Vector128.Store(Row4(copy + o, t0, k0, k1), row + o);
-                        else TapSum(copy + o, stride, t0, k0, k1, row + o, stride, 1f, accumulate: false);
+                        TapSum(copy + o, stride, t0, k0, k1, row + o, stride, 1f, accumulate: false);
                     }
                 }
             }
@@ -246,6 +281,34 @@ public sealed class SeparableGaussianFilter
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
             int k = k0;
+            if (k0 == -k1)
+            {
+                // Whole window: pair the symmetric taps, t_k · (p[−k] + p[k]); centre tap t_0 = 1.
+                a0 = Vector256.Load(q);
+                if (nv > 1) a1 = Vector256.Load(q + 8);
+                if (nv > 2) a2 = Vector256.Load(q + 16);
+                if (nv > 3) a3 = Vector256.Load(q + 24);
+                for (k = 1; k <= k1; k++)
+                {
+                    var wk = Vector256.Create(t0[k]);
+                    float* lo = q - k * step, hi = q + k * step;
+                    if ((k & 1) == 1)
+                    {
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(lo) + Vector256.Load(hi), wk, a0);
+                        if (nv > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 8) + Vector256.Load(hi + 8), wk, a1);
+                        if (nv > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 16) + Vector256.Load(hi + 16), wk, a2);
+                        if (nv > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 24) + Vector256.Load(hi + 24), wk, a3);
+                    }
+                    else
+                    {
+                        b0 = Vector256.FusedMultiplyAdd(Vector256.Load(lo) + Vector256.Load(hi), wk, b0);
+                        if (nv > 1) b1 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 8) + Vector256.Load(hi + 8), wk, b1);
+                        if (nv > 2) b2 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 16) + Vector256.Load(hi + 16), wk, b2);
+                        if (nv > 3) b3 = Vector256.FusedMultiplyAdd(Vector256.Load(lo + 24) + Vector256.Load(hi + 24), wk, b3);
+                    }
+                }
+                k = k1 + 1;   // skip the general loops below
+            }
             for (; k < k1; k += 2)
             {
                 var wa = Vector256.Create(t0[k]);
@@ -287,7 +350,7 @@ public sealed class SeparableGaussianFilter
 
     /// <summary>Σ_{k=k0..k1} t0[k] · p[4k ..4k+4] (a row of 4-lane points), four interleaved accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe Vector128<float> Row4(float* p, float* t0, int k0, int k1)
+    internal static unsafe Vector128<float> Row4At(float* p, float* t0, int k0, int k1)
     {
         Vector128<float> a = default, b = default, c = default, e = default;
         int k = k0;
