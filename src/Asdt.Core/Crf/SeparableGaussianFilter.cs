@@ -11,12 +11,12 @@ namespace Asdt.Crf;
 /// normalisation), the borders are the finite image's. The only approximation is the truncation of the 1-D
 /// taps at <see cref="Radius"/>, the smallest r whose dropped tail mass 2·Σ_{k&gt;r} exp(−k²/2σ²) is below
 /// 2^−24 (float epsilon / 2) of the full 1-D sum: r ≈ 5.3σ, always ≥ 4σ for σ ≥ 1 (σ = 3 → r = 16, 33 taps;
-/// σ = 1 → r = 5). The
-/// dropped 2-D mass is then below 1.2e-7 of the kernel sum, i.e. below float rounding; everything else is
-/// float32 arithmetic: against double-accumulated brute-force sums on real crops the relative L2 error is
+/// σ = 1 → r = 5). The dropped 2-D mass is then below 1.2e-7 of the kernel sum, i.e. below float rounding;
+/// everything else is float32 arithmetic: against double-accumulated brute-force sums on real crops the relative L2 error is
 /// about 1e-7 and the largest elementwise relative error below 1e-5 (SeparableGaussianFilterTests).</para>
-/// <para>Cost: 2·(2r+1) multiply-adds per pixel and channel, O(N·σ) instead of the lattice's O(N) — fine for
-/// the presets' sxy of 1–3 pixels, slow for very large sxy (use <see cref="PositionKernel.Lattice"/> there).</para>
+/// <para>Cost: per pixel and channel 2·(2r+1) taps (symmetric taps paired: about 2r adds and 2r multiply-adds),
+/// O(N·σ) instead of the lattice's O(N) — fine for the presets' sxy of 1–3 pixels, slow for very large sxy
+/// (use <see cref="PositionKernel.Lattice"/> there).</para>
 /// <para>Values are point-major <c>[n][channels]</c>, pixel i = y·width + x, as for
 /// <see cref="PermutohedralLattice"/>. The class holds no mutable state: concurrent calls are safe.</para>
 /// </summary>
@@ -123,11 +123,14 @@ public sealed class SeparableGaussianFilter
         int x0 = tile * tilePixels, tw = Math.Min(tilePixels, w - x0);
         int piece = tilePixels * stride;                        // floats per ring slot
         int pieceLen = tw * stride;                             // floats of this tile's row piece
-        float** rows = stackalloc float*[2 * r + 1];
-        float** at = rows + r;                                   // at[k]: row piece k rows from the current one
+        // at[k]: the row piece k rows from the current one (on the stack unless the radius is huge).
+        nint[]? heap = r > 512 ? new nint[2 * r + 1] : null;
+        float** stack = stackalloc float*[heap == null ? 2 * r + 1 : 1];
+        fixed (nint* hp = heap)
         fixed (float* taps = _taps)
         fixed (float* ring = scratch)
         {
+            float** at = (heap == null ? stack : (float**)hp) + r;
             float* t0 = taps + r;
             float* outPiece = ring + (long)r * piece;
             // The point scale is applied in place as a row piece enters the window (rows 0..r first, then row y + r
