@@ -28,17 +28,22 @@ static class CrfBenchmark
                           $"best of {repeats} runs after a warm-up (wall clock; CPU = process CPU time of that run, all threads); " +
                           "peak = VmHWM of a fresh process running only that configuration (garbage collected between runs).");
         Console.WriteLine();
-        Console.WriteLine("| labels | threads | lattices + norms (ms) | mean field (ms) | total ms/image | CPU ms | vertices (gauss / bilateral) | peak MiB | C++ ref (1 core) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---|---:|---|");
+        Console.WriteLine("Position kernel: `exact` = SeparableGaussianFilter (the default), `lattice` = permutohedral lattice (pydensecrf); " +
+                          "the two are measured alternately, configuration by configuration, in the same run.");
+        Console.WriteLine();
+        Console.WriteLine("| labels | threads | position kernel | kernels + norms (ms) | mean field (ms) | total ms/image | CPU ms | gauss vertices or taps / bilateral vertices | peak MiB | C++ ref (1 core) |");
+        Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---|---:|---|");
         int all = Environment.ProcessorCount;
         foreach (int labels in new[] { 21, 3, 2 })
             foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
-            {
-                string line = Child($"crf {labels} {threads} {repeats}");
-                var f = line.Split(' ');
-                string reference = labels == 21 ? "700 ms, 150 MiB" : labels == 2 ? "300 ms" : "";
-                Console.WriteLine($"| {labels} | {threads} | {f[0]} | {f[1]} | **{f[2]}** | {f[6]} | {f[3]} / {f[4]} | {f[5]} | {reference} |");
-            }
+                foreach (var kernel in new[] { PositionKernel.Exact, PositionKernel.Lattice })
+                {
+                    string line = Child($"crf {labels} {threads} {repeats} {kernel}");
+                    var f = line.Split(' ');
+                    string reference = labels == 21 ? "700 ms, 150 MiB" : labels == 2 ? "300 ms" : "";
+                    string gauss = kernel == PositionKernel.Exact ? $"{f[3]} taps" : f[3];
+                    Console.WriteLine($"| {labels} | {threads} | {kernel.ToString().ToLowerInvariant()} | {f[0]} | {f[1]} | **{f[2]}** | {f[6]} | {gauss} / {f[4]} | {f[5]} | {reference} |");
+                }
         Console.WriteLine();
         Console.WriteLine($"Load while measuring (1/5/15 min): {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine();
@@ -102,6 +107,7 @@ static class CrfBenchmark
             Console.WriteLine(string.Format(ci, "{0:F1} {1:F2} {2} {3:F0}", builds.Min(), filters.Min(), lat.VertexCount, BenchMachine.PeakMiB()));
             return 0;
         }
+        var kernel = args.Length > 4 ? Enum.Parse<PositionKernel>(args[4]) : PositionKernel.Exact;
         var p = Unaries(gt, W, H, labels);
         var build = new List<double>();
         var infer = new List<double>();
@@ -112,7 +118,7 @@ static class CrfBenchmark
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            var (b, t, c) = OneRun(rgb, p, labels, threads, out mg, out mb);
+            var (b, t, c) = OneRun(rgb, p, labels, threads, kernel, out mg, out mb);
             if (k == 0) continue;   // warm-up (JIT)
             build.Add(b); infer.Add(t - b); total.Add(t); cpu.Add(c);
         }
@@ -124,18 +130,18 @@ static class CrfBenchmark
 
     /// <summary>One image: build + infer; returns (build ms, total ms, CPU ms). Nothing of it outlives the call.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static (double Build, double Total, double Cpu) OneRun(byte[] rgb, float[] p, int labels, int threads, out int gaussVertices, out int bilatVertices)
+    static (double Build, double Total, double Cpu) OneRun(byte[] rgb, float[] p, int labels, int threads, PositionKernel kernel, out int gaussVertices, out int bilatVertices)
     {
         var proc = Process.GetCurrentProcess();
         var cpu0 = proc.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
-        var crf = new DenseCrf2D(rgb, W, H, CrfParameters.LabelCrf, threads);
+        var crf = new DenseCrf2D(rgb, W, H, CrfParameters.LabelCrf with { PositionKernel = kernel }, threads);
         double b = sw.Elapsed.TotalMilliseconds;
         var q = crf.Infer(p, labels, threads);
         double t = sw.Elapsed.TotalMilliseconds;
         proc.Refresh();
         GC.KeepAlive(q);
-        gaussVertices = crf.GaussianLattice!.VertexCount;
+        gaussVertices = crf.GaussianLattice?.VertexCount ?? crf.GaussianFilter!.Taps.Length;
         bilatVertices = crf.BilateralLattice!.VertexCount;
         return (b, t, (proc.TotalProcessorTime - cpu0).TotalMilliseconds);
     }

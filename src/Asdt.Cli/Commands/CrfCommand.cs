@@ -35,6 +35,11 @@ public static class CrfCommand
         var bRgb = new Option<float?>("--bilateral-srgb") { Description = "Bilateral kernel srgb in intensity levels." };
         var bW = new Option<float?>("--bilateral-weight") { Description = "Bilateral kernel weight; 0 disables it." };
         var iters = new Option<int?>("--iterations", "-n") { Description = "Mean-field iterations." };
+        var positionKernel = new Option<PositionKernel?>("--position-kernel")
+        {
+            Description = "How the Gaussian (position) kernel is computed: exact (separable convolution, the default) or "
+                          + "lattice (permutohedral lattice, approximate, like pydensecrf).",
+        };
         var threads = new Option<int>("--threads", "-t")
         {
             Description = "Threads (default: all cores).",
@@ -44,7 +49,7 @@ public static class CrfCommand
 
         var command = new Command("crf", "Refine a probability map with the fully connected CRF (Krähenbühl & Koltun 2011, pydensecrf DenseCRF2D semantics).")
         {
-            image, probs, output, qOut, labels, preset, gSxy, gW, bSxy, bRgb, bW, iters, threads, colour,
+            image, probs, output, qOut, labels, preset, gSxy, gW, bSxy, bRgb, bW, iters, positionKernel, threads, colour,
         };
         command.SetAction(parse =>
         {
@@ -59,6 +64,7 @@ public static class CrfCommand
                 BilateralSrgb = parse.GetValue(bRgb) ?? p.BilateralSrgb,
                 BilateralWeight = parse.GetValue(bW) ?? p.BilateralWeight,
                 Iterations = parse.GetValue(iters) ?? p.Iterations,
+                PositionKernel = parse.GetValue(positionKernel) ?? p.PositionKernel,
             };
             try { p.Validate(); }
             catch (ArgumentException e) { throw new AsdtException($"bad CRF parameters: {e.Message}"); }
@@ -103,8 +109,9 @@ public static class CrfCommand
         if (qPath != null) RawFloat32.Write(qPath, q);
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(ci,
-            $"crf: {w}x{h}, {labels} labels, {p}; {threads} thread(s): lattices {crf.BuildTime.TotalMilliseconds:F0} ms " +
-            $"(vertices {crf.GaussianLattice?.VertexCount ?? 0} / {crf.BilateralLattice?.VertexCount ?? 0}), inference {crf.LastInferTime.TotalMilliseconds:F0} ms"));
+            $"crf: {w}x{h}, {labels} labels, {p}; {threads} thread(s): kernels {crf.BuildTime.TotalMilliseconds:F0} ms " +
+            $"(position: {(crf.GaussianFilter is { } f ? $"exact, {f.Taps.Length} taps" : $"lattice, {crf.GaussianLattice?.VertexCount ?? 0} vertices")}; " +
+            $"bilateral lattice: {crf.BilateralLattice?.VertexCount ?? 0} vertices), inference {crf.LastInferTime.TotalMilliseconds:F0} ms"));
         Console.WriteLine($"wrote {outPath}" + (qPath != null ? $" and {qPath}" : ""));
         return 0;
     }

@@ -7,8 +7,11 @@ namespace Asdt.Crf;
 /// <summary>
 /// Fully connected CRF with pydensecrf <c>DenseCRF2D</c> semantics (ALGORITHM.md §4.1): unary
 /// U = −log(clip(p, 1e-5, 1)), Potts compatibility, a Gaussian (position) and a bilateral (position + RGB)
-/// kernel computed with a permutohedral lattice, symmetric normalisation D^-½ K D^-½ (D = K·1, computed once,
-/// self term included), and T mean-field steps Q ← softmax(−U + Σ_m w_m · D_m^-½ K_m D_m^-½ Q).
+/// kernel, symmetric normalisation D^-½ K D^-½ (D = K·1, computed once with the same filter as K, self term
+/// included), and T mean-field steps Q ← softmax(−U + Σ_m w_m · D_m^-½ K_m D_m^-½ Q).
+/// The bilateral kernel is computed with a permutohedral lattice (approximate, as in pydensecrf); the position
+/// kernel exactly with <see cref="SeparableGaussianFilter"/> by default, or with a lattice like pydensecrf when
+/// <see cref="CrfParameters.PositionKernel"/> is <see cref="PositionKernel.Lattice"/>.
 /// (pydensecrf's Potts term applies −w·K·Q and subtracts it, so the message is added: labels that the
 /// neighbours agree with are raised, the CRF smooths.)
 /// </summary>
@@ -43,7 +46,8 @@ public static class DenseCrf
 }
 
 /// <summary>
-/// A dense CRF for one image: the two lattices and their normalisations are built once in the constructor;
+/// A dense CRF for one image: the kernels (bilateral lattice; exact separable position filter or position lattice)
+/// and their normalisations are built once in the constructor;
 /// <see cref="Infer(ReadOnlySpan{float}, int, Span{float}, int)"/> can then run many times with different
 /// unaries (e.g. the two background alphas of the reliable label, §4.3), reusing its buffers.
 /// Infer calls on one instance are serialised by a lock; use one instance per concurrent image.
@@ -52,14 +56,20 @@ public sealed class DenseCrf2D
 {
     readonly int _n;
     readonly PermutohedralLattice? _gauss, _bilat;
+    readonly SeparableGaussianFilter? _gaussExact;
     readonly float[]? _normG, _normB;
     readonly object _sync = new();
     float[] _pc = [], _q = [];
+    // Per-thread scratch of the exact position kernel's in-place passes (a few rows; none with the lattice).
+    float[][] _scratch = [];
 
     public int Width { get; }
     public int Height { get; }
     public CrfParameters Parameters { get; }
+    /// <summary>The position-kernel lattice (null unless <see cref="CrfParameters.PositionKernel"/> is Lattice).</summary>
     public PermutohedralLattice? GaussianLattice => _gauss;
+    /// <summary>The exact position-kernel filter (null when the lattice is used or the kernel is disabled).</summary>
+    public SeparableGaussianFilter? GaussianFilter => _gaussExact;
     public PermutohedralLattice? BilateralLattice => _bilat;
     /// <summary>Time spent building lattices and normalisations.</summary>
     public TimeSpan BuildTime { get; }
@@ -78,7 +88,14 @@ public sealed class DenseCrf2D
         Width = width; Height = height; Parameters = p; _n = (int)n;
         var ones = new float[_n];
         Array.Fill(ones, 1f);
-        if (p.GaussianWeight > 0)
+        if (p.GaussianWeight > 0 && p.PositionKernel == PositionKernel.Exact)
+        {
+            _gaussExact = new SeparableGaussianFilter(width, height, p.GaussianSxy);
+            _normG = new float[_n];
+            _gaussExact.Filter(ones, _normG, 1, threads);   // D = K·1 with the same exact filter
+            for (int i = 0; i < _n; i++) _normG[i] = 1f / MathF.Sqrt(_normG[i] + 1e-20f);
+        }
+        else if (p.GaussianWeight > 0)
         {
             _gauss = PermutohedralLattice.Build(LatticeFeatures.Gaussian(width, height, p.GaussianSxy), _n, 2, threads);
             _normG = SymmetricNorm(_gauss, ones, threads);
@@ -122,6 +139,11 @@ public sealed class DenseCrf2D
             int stride = PermutohedralLattice.StrideFor(labels);
             long need = (long)_n * stride;
             if (_pc.Length != need) { _pc = new float[need]; _q = new float[need]; }
+            if (_gaussExact != null && (_scratch.Length < threads || _scratch[0].Length != _gaussExact.ScratchFloats(stride)))
+            {
+                _scratch = new float[threads][];
+                for (int t = 0; t < threads; t++) _scratch[t] = new float[_gaussExact.ScratchFloats(stride)];
+            }
             LoadUnary(probabilities, labels, stride, threads);
             _gauss?.EnsureBuffers(stride, threads);
             _bilat?.EnsureBuffers(stride, threads);
@@ -193,21 +215,36 @@ public sealed class DenseCrf2D
     unsafe void Step(int stride, int threads)
     {
         fixed (float* qp = _q)
+        fixed (float* ng = _normG)
         {
             var q = (IntPtr)qp;
             float[]? bg = null, bb = null;
             if (_gauss != null) { _gauss.SplatCore(q, stride, stride, _normG, threads); bg = _gauss.BlurCore(threads); }
-            if (_bilat != null) { _bilat.SplatCore(q, stride, stride, _normB, threads); bb = _bilat.BlurCore(threads); }
-            if (threads == 1 || _n < 8192) SliceSoftmaxRange(bg, bb, stride, 0, _n);
+            if (_bilat != null) _bilat.SplatCore(q, stride, stride, _normB, threads);
+            if (_gaussExact != null)
+            {
+                // Exact position kernel: Q has been splatted, so its buffer takes the vertical pass of D^-½ Q in
+                // place; the horizontal pass is fused into the softmax, which writes the new Q over it row by row.
+                _gaussExact.VerticalInPlace(q, stride, (IntPtr)ng, _scratch, threads);
+                if (_bilat != null) bb = _bilat.BlurCore(threads);
+                int grain = Math.Max(1, 4096 / Width);   // rows per range, as the lattice path's 4,096 points
+                PermutohedralLattice.ForRanges(Height, threads, grain, (part, lo, hi) => SliceSoftmaxRange(bg, bb, stride, lo * Width, hi * Width, _scratch[part]));
+                return;
+            }
+            if (_bilat != null) bb = _bilat.BlurCore(threads);
+            if (threads == 1 || _n < 8192) SliceSoftmaxRange(bg, bb, stride, 0, _n, null);
             else SliceSoftmaxParallel(bg, bb, stride, threads);
         }
     }
 
     void SliceSoftmaxParallel(float[]? bg, float[]? bb, int stride, int threads) =>
-        PermutohedralLattice.ForRanges(_n, threads, (lo, hi) => SliceSoftmaxRange(bg, bb, stride, lo, hi));
+        PermutohedralLattice.ForRanges(_n, threads, (lo, hi) => SliceSoftmaxRange(bg, bb, stride, lo, hi, null));
 
-    /// <summary>Q_i = softmax(−U_i + w_g α norm_g,i Σ_r w K_g[...] + w_b α norm_b,i Σ_r w K_b[...]).</summary>
-    unsafe void SliceSoftmaxRange(float[]? bg, float[]? bb, int stride, int lo, int hi)
+    /// <summary>Q_i = softmax(−U_i + w_g α norm_g,i Σ_r w K_g[...] + w_b α norm_b,i Σ_r w K_b[...]); with the exact
+    /// position kernel the Gaussian term is w_g norm_g,i Σ_k t_k V_{i+k}, the horizontal pass over the vertical
+    /// pass V that <c>_q</c> holds on entry: each row of V is copied to <paramref name="rowCopy"/> before the new Q
+    /// overwrites it (then lo and hi must be row starts).</summary>
+    unsafe void SliceSoftmaxRange(float[]? bg, float[]? bb, int stride, int lo, int hi, float[]? rowCopy)
     {
         var empty = Array.Empty<float>();
         var emptyI = Array.Empty<int>();
@@ -215,6 +252,9 @@ public sealed class DenseCrf2D
         int dg = g == null ? 0 : g.Dimensions + 1, db = b == null ? 0 : b.Dimensions + 1;
         float cg = g == null ? 0 : g.Alpha * Parameters.GaussianWeight;
         float cb = b == null ? 0 : b.Alpha * Parameters.BilateralWeight;
+        var e = _gaussExact;
+        float ce = Parameters.GaussianWeight;
+        int w = Width, radius = e?.Radius ?? 0, x = lo % w;
         fixed (float* qp = _q)
         fixed (float* up = _pc)
         fixed (float* bufG = bg ?? empty)
@@ -225,27 +265,39 @@ public sealed class DenseCrf2D
         fixed (float* wB = b?.Weights ?? empty)
         fixed (float* nG = _normG ?? empty)
         fixed (float* nB = _normB ?? empty)
+        fixed (float* copy = rowCopy ?? empty)
+        fixed (float* taps = e?.TapArray ?? empty)
         {
-            for (int i = lo; i < hi; i++)
+            float* t0 = taps + radius;
+            for (int i = lo; i < hi; i++, x = x + 1 == w ? 0 : x + 1)
             {
                 float* row = qp + (long)i * stride;
                 float* u = up + (long)i * stride;
+                int k0 = Math.Max(-radius, -x), k1 = Math.Min(radius, w - 1 - x);
+                if (e != null && x == 0)
+                {
+                    // 4 lanes: the whole row's horizontal pass into the scratch at once (pixel pairs); wider: a copy of V's row.
+                    if (stride == 4) SeparableGaussianFilter.Row4(row, copy, w, t0, radius);
+                    else Buffer.MemoryCopy(row, copy, (long)w * stride * 4, (long)w * stride * 4);
+                }
                 if (stride == 4)
                 {
-                    var x = Vector128<float>.Zero;
-                    if (dg > 0) x = Vector128.FusedMultiplyAdd(Gather4(bufG, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector128.Create(cg * nG[i]), x);
-                    if (db > 0) x = Vector128.FusedMultiplyAdd(Gather4(bufB, rowsB + (long)i * db, wB + (long)i * db, db), Vector128.Create(cb * nB[i]), x);
-                    Vector128.Store(x, row);
+                    var m = Vector128<float>.Zero;
+                    if (dg > 0) m = Vector128.FusedMultiplyAdd(Gather4(bufG, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector128.Create(cg * nG[i]), m);
+                    if (db > 0) m = Vector128.FusedMultiplyAdd(Gather4(bufB, rowsB + (long)i * db, wB + (long)i * db, db), Vector128.Create(cb * nB[i]), m);
+                    if (e != null) m = Vector128.FusedMultiplyAdd(Vector128.Load(copy + (long)x * 4), Vector128.Create(ce * nG[i]), m);
+                    Vector128.Store(m, row);
                     Softmax4(row, u);
                     continue;
                 }
                 for (int k = 0; k < stride; k += 8)
                 {
-                    var x = Vector256<float>.Zero;
-                    if (dg > 0) x = Vector256.FusedMultiplyAdd(Gather8(bufG + k, stride, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector256.Create(cg * nG[i]), x);
-                    if (db > 0) x = Vector256.FusedMultiplyAdd(Gather8(bufB + k, stride, rowsB + (long)i * db, wB + (long)i * db, db), Vector256.Create(cb * nB[i]), x);
-                    Vector256.Store(x, row + k);
+                    var m = Vector256<float>.Zero;
+                    if (dg > 0) m = Vector256.FusedMultiplyAdd(Gather8(bufG + k, stride, rowsG + (long)i * dg, wG + (long)i * dg, dg), Vector256.Create(cg * nG[i]), m);
+                    if (db > 0) m = Vector256.FusedMultiplyAdd(Gather8(bufB + k, stride, rowsB + (long)i * db, wB + (long)i * db, db), Vector256.Create(cb * nB[i]), m);
+                    Vector256.Store(m, row + k);
                 }
+                if (e != null) SeparableGaussianFilter.TapSum(copy + (long)x * stride, stride, t0, k0, k1, row, stride, ce * nG[i], accumulate: true);
                 Softmax8(row, u, stride);
             }
         }

@@ -716,4 +716,14 @@ public sealed class PermutohedralLattice
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, t =>
             body((int)((long)count * t / parts), (int)((long)count * (t + 1) / parts)));
     }
+
+    /// <summary>As <see cref="ForRanges"/> with at least <paramref name="grain"/> items per range, and the range's
+    /// index (0 ≤ part &lt; threads) passed to body(part, lo, hi) so that it can use per-thread scratch buffers.</summary>
+    internal static void ForRanges(int count, int threads, int grain, Action<int, int, int> body)
+    {
+        int parts = Math.Clamp(threads, 1, Math.Max(1, count / Math.Max(1, grain)));
+        if (parts == 1) { body(0, 0, count); return; }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, t =>
+            body(t, (int)((long)count * t / parts), (int)((long)count * (t + 1) / parts)));
+    }
 }

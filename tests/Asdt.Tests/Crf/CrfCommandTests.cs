@@ -43,6 +43,13 @@ public class CrfCommandTests
         var expected = DenseCrf.Argmax(expectedQ, labels, N);
         Assert.Equal(expected, written);
 
+        // The lattice position kernel on request: the library's numbers with PositionKernel.Lattice.
+        string ql = tmp.File("ql.bin");
+        Assert.Equal(0, AsdtCommandLine.Run(["crf", image, probs, "-o", tmp.File("l2.png"), "--q-out", ql, "-p", "rrm-inference", "-n", "5", "-t", "1", "--position-kernel", "lattice"]));
+        var latticeQ = DenseCrf.Infer(rgb, W, H, p, labels, CrfParameters.RrmInference with { Iterations = 5, PositionKernel = PositionKernel.Lattice });
+        Assert.Equal(latticeQ, RawFloat32.Read(ql));
+        Assert.NotEqual(expectedQ, latticeQ);
+
         // VOC colours, labels given explicitly.
         string coloured = tmp.File("c.png");
         Assert.Equal(0, AsdtCommandLine.Run(["crf", image, probs, "-o", coloured, "--labels", labels.ToString(), "--colour", "-n", "5", "-p", "rrm-inference", "-t", "1"]));
@@ -61,6 +68,7 @@ public class CrfCommandTests
         Assert.Equal(2, AsdtCommandLine.Run(["crf", image, probs, "-o", png, "--labels", (labels + 1).ToString()]));
         Assert.Equal(2, AsdtCommandLine.Run(["crf", image, probs, "-o", png, "--preset", "nope"]));
         Assert.Equal(2, AsdtCommandLine.Run(["crf", image, probs, "-o", png, "--bilateral-srgb", "0"]));
+        Assert.NotEqual(0, AsdtCommandLine.Run(["crf", image, probs, "-o", png, "--position-kernel", "fourier"]));
         string odd = tmp.File("odd.bin");
         File.WriteAllBytes(odd, new byte[N * 4 * 2 + 4]);
         Assert.Equal(2, AsdtCommandLine.Run(["crf", image, odd, "-o", png]));

@@ -16,50 +16,94 @@ public class DenseCrfTests(ITestOutputHelper output)
         { "6_5_s.jpg", 160, 140, "label-crf" }, { "6_5_s.jpg", 160, 140, "deeplab-test" },
     };
 
+    /// <summary>Both position kernels for every case of <see cref="Cases"/>.</summary>
+    public static TheoryData<string, int, int, string, PositionKernel> KernelCases
+    {
+        get
+        {
+            var data = new TheoryData<string, int, int, string, PositionKernel>();
+            foreach (var row in Cases)
+                foreach (var k in new[] { PositionKernel.Exact, PositionKernel.Lattice })
+                    data.Add((string)row[0], (int)row[1], (int)row[2], (string)row[3], k);
+            return data;
+        }
+    }
+
+    /// <summary>Label agreement of one case: overall, on pixels whose exact-Q top-two differ by more than 0.1, and on
+    /// pixels whose unary top-two differ by more than 0.1.</summary>
+    public sealed record Agreement(int N, int Agree, int QConfident, int QConfidentAgree, int UConfident, int UConfidentAgree, int Changed, double MaxQDiff)
+    {
+        public double Overall => (double)Agree / N;
+        public double OnQMargin => (double)QConfidentAgree / QConfident;
+        public double OnUnaryMargin => (double)UConfidentAgree / UConfident;
+        public override string ToString() =>
+            $"agreement {Overall:P2} ({N - Agree} misses), exact-Q margin>0.1: {QConfidentAgree}/{QConfident} ({OnQMargin:P2}), " +
+            $"unary margin>0.1: {UConfidentAgree}/{UConfident} ({OnUnaryMargin:P2}), max |Q−Q_exact| {MaxQDiff:F3}, CRF changed {Changed} of {N} labels";
+    }
+
+    static float TopTwoMargin(ReadOnlySpan<float> q, int labels, int n, int i)
+    {
+        float best = 0, second = 0;
+        for (int l = 0; l < labels; l++)
+        {
+            float v = q[l * n + i];
+            if (v > best) { second = best; best = v; } else if (v > second) second = v;
+        }
+        return best - second;
+    }
+
+    public static Agreement Compare(float[] q, float[] qe, float[] p, int labels, int n)
+    {
+        var a = DenseCrf.Argmax(q, labels, n);
+        var ae = DenseCrf.Argmax(qe, labels, n);
+        var a0 = DenseCrf.Argmax(p, labels, n);
+        int agree = 0, qc = 0, qca = 0, uc = 0, uca = 0, changed = 0;
+        double maxQDiff = 0;
+        for (int i = 0; i < n; i++)
+        {
+            bool same = a[i] == ae[i];
+            if (same) agree++;
+            if (ae[i] != a0[i]) changed++;
+            for (int l = 0; l < labels; l++) maxQDiff = Math.Max(maxQDiff, Math.Abs(qe[l * n + i] - q[l * n + i]));
+            if (TopTwoMargin(qe, labels, n, i) > 0.1f) { qc++; if (same) qca++; }
+            if (TopTwoMargin(p, labels, n, i) > 0.1f) { uc++; if (same) uca++; }
+        }
+        return new Agreement(n, agree, qc, qca, uc, uca, changed, maxQDiff);
+    }
+
     /// <summary>
     /// Unaries like a segmentation network's: the crop's ground truth, blurred (soft, misplaced boundaries),
-    /// plus smoothed noise and one absent label. Measured over these 14 cases: overall agreement 98.6–100 %;
-    /// on pixels whose exact-Q top-two differ by more than 0.1, 98.9–100 % (not 100 %: where the unary is
-    /// ambiguous, small clusters of a few pixels go to one label with the exact kernel and to another with
-    /// the lattice and then saturate; the exact CRF itself flips 0.5–4 % of the labels of such crops when
-    /// srgb changes by 3 % or the iteration count by one).
+    /// plus smoothed noise and one absent label; mean field vs the same maths with exact O(N²) kernel sums.
+    /// <para>Lattice position kernel (pydensecrf), measured over the 14 cases: overall 98.6–100 %, on exact-Q
+    /// margin &gt; 0.1 pixels 98.9–100 % — not 100 %: where the unary is ambiguous, small clusters go to one label
+    /// with the exact kernels and to another with the lattices and then saturate (the exact CRF itself flips
+    /// 0.5–4 % of such crops' labels when srgb changes by 3 % or the iteration count by one).</para>
+    /// <para>Exact position kernel (the default), measured over the same cases: overall 98.47–99.94 %, on exact-Q
+    /// margin &gt; 0.1 pixels 98.80–99.94 %, on unary margin &gt; 0.1 pixels 98.46–99.94 % (lattice: 98.64 / 98.92 /
+    /// 98.65 % at worst). Not 100 % either: <see cref="CrfKernelDiagnosticTests"/> shows that with brute-force
+    /// bilateral sums the exact position kernel reproduces the exact CRF on every pixel, so the remaining misses
+    /// all come from the bilateral lattice (the exact position kernel only removes the lattice-position misses,
+    /// which are few, and the chaotic bilateral-lattice clusters move around slightly).</para>
     /// </summary>
     [Theory]
-    [MemberData(nameof(Cases))]
-    public void MeanField_AgreesWithExactVersion(string photo, int x0, int y0, string preset)
+    [MemberData(nameof(KernelCases))]
+    public void MeanField_AgreesWithExactVersion(string photo, int x0, int y0, string preset, PositionKernel kernel)
     {
         const int w = 44, h = 40, n = w * h;
         var rgb = CrfTestImages.Crop(photo, x0, y0, w, h);
         var gt = CrfTestImages.GroundTruth(photo, x0, y0, w, h);
         var p = CrfTestImages.GroundTruthProbabilities(gt, w, h, seed: 1, out int labels);
-        var par = CrfParameters.FromName(preset)!;
+        var par = CrfParameters.FromName(preset)! with { PositionKernel = kernel };
         var q = DenseCrf.Infer(rgb, w, h, p, labels, par);
         var qe = ExactDenseCrf.Infer(rgb, w, h, p, labels, par);
-        var a = DenseCrf.Argmax(q, labels, n);
-        var ae = DenseCrf.Argmax(qe, labels, n);
-        var a0 = DenseCrf.Argmax(p, labels, n);
-
-        int agree = 0, confident = 0, confidentAgree = 0, changed = 0;
-        double maxQDiff = 0;
-        for (int i = 0; i < n; i++)
-        {
-            if (a[i] == ae[i]) agree++;
-            if (ae[i] != a0[i]) changed++;
-            float best = 0, second = 0;
-            for (int l = 0; l < labels; l++)
-            {
-                float v = qe[l * n + i];
-                if (v > best) { second = best; best = v; } else if (v > second) second = v;
-                maxQDiff = Math.Max(maxQDiff, Math.Abs(v - q[l * n + i]));
-            }
-            if (best - second > 0.1f) { confident++; if (a[i] == ae[i]) confidentAgree++; }
-        }
-        double agreement = (double)agree / n, confidentAgreement = (double)confidentAgree / confident;
-        output.WriteLine($"{photo} L={labels} {preset}: agreement {agreement:P2}, margin>0.1: {confidentAgree}/{confident} ({confidentAgreement:P2}), " +
-                         $"max |Q−Q_exact| {maxQDiff:F3}, CRF changed {changed} of {n} labels");
-        Assert.True(changed > n / 100, "the CRF should change the unary's labels noticeably (otherwise the test proves nothing)");
-        Assert.True(agreement >= 0.98, $"label agreement {agreement:P2} < 98%");
-        Assert.True(confidentAgreement >= 0.985, $"agreement on exact-margin > 0.1 pixels {confidentAgreement:P2} < 98.5%");
+        var r = Compare(q, qe, p, labels, n);
+        output.WriteLine($"{photo} L={labels} {preset} {kernel}: {r}");
+        Assert.True(r.Changed > n / 100, "the CRF should change the unary's labels noticeably (otherwise the test proves nothing)");
+        // The measured worst cases (above), less one or two pixels.
+        var (overall, onQ, onU) = kernel == PositionKernel.Exact ? (0.984, 0.987, 0.984) : (0.986, 0.989, 0.986);
+        Assert.True(r.Overall >= overall, $"label agreement {r.Overall:P2} < {overall:P1}");
+        Assert.True(r.OnQMargin >= onQ, $"agreement on exact-Q margin > 0.1 pixels {r.OnQMargin:P2} < {onQ:P1}");
+        Assert.True(r.OnUnaryMargin >= onU, $"agreement on unary margin > 0.1 pixels {r.OnUnaryMargin:P2} < {onU:P1}");
         for (int i = 0; i < n; i++)
         {
             float s = 0;
@@ -143,6 +187,30 @@ public class DenseCrfTests(ITestOutputHelper output)
         var r2 = crf.Infer(p2, 2);
         var e2 = DenseCrf.Infer(rgb, w, h, p2, 2, CrfParameters.LabelCrf);
         for (int i = 0; i < r2.Length; i++) Assert.Equal(e2[i], r2[i], 1e-3f);
+    }
+
+    [Fact]
+    public void PositionKernel_JsonRoundTrip_OldConfigsReadAsBefore()
+    {
+        // Configs embed CrfParameters (Stage1Config.SegTeacherCrf, Stage2Config.TestCrf, ...). The default (exact)
+        // is not written, so a config written before the setting existed is byte-for-byte what is written now and
+        // a resumed run's config comparison finds no difference; the lattice is written and read back.
+        const string old = """{"gaussianSxy":3,"gaussianWeight":3,"bilateralSxy":83,"bilateralSrgb":5,"bilateralWeight":4,"iterations":10}""";
+        var read = System.Text.Json.JsonSerializer.Deserialize<CrfParameters>(old, Asdt.Runs.AsdtJson.Line)!;
+        Assert.Equal(CrfParameters.RrmInference, read);
+        Assert.Equal(PositionKernel.Exact, read.PositionKernel);
+        Assert.Equal(old, System.Text.Json.JsonSerializer.Serialize(CrfParameters.RrmInference, Asdt.Runs.AsdtJson.Line));
+        Assert.Empty(Asdt.Models.Checkpoint.ConfigDifferences(old, Asdt.Runs.AsdtJson.Serialize(CrfParameters.RrmInference)));
+
+        var lattice = CrfParameters.LabelCrf with { PositionKernel = PositionKernel.Lattice };
+        string json = Asdt.Runs.AsdtJson.Serialize(lattice);
+        Assert.Contains("\"positionKernel\": \"lattice\"", json);
+        Assert.Equal(lattice, System.Text.Json.JsonSerializer.Deserialize<CrfParameters>(json, Asdt.Runs.AsdtJson.Options));
+        Assert.NotEqual(CrfParameters.LabelCrf, lattice);
+        var cfg = new Asdt.Training.Stage1Config { SegTeacherCrf = lattice };
+        var back = System.Text.Json.JsonSerializer.Deserialize<Asdt.Training.Stage1Config>(Asdt.Runs.AsdtJson.Serialize(cfg), Asdt.Runs.AsdtJson.Options)!;
+        Assert.Equal(PositionKernel.Lattice, back.SegTeacherCrf.PositionKernel);
+        Assert.Throws<ArgumentException>(() => (CrfParameters.LabelCrf with { PositionKernel = (PositionKernel)7 }).Validate());
     }
 
     [Fact]
