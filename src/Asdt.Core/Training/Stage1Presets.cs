@@ -25,18 +25,27 @@ public static class Stage1Presets
     };
 
     /// <summary>
-    /// ImageNet ResNet-18 (NuGet ONNX) on MSRC-21 objects, sized to finish within an hour on 2 cores
-    /// with several PW periods.
+    /// ImageNet ResNet-18 (NuGet ONNX) on MSRC-21 objects, sized to finish in about a quarter of an hour on 2 cores
+    /// with four PW periods: the backbone stays frozen (a linear classifier on frozen ImageNet features already
+    /// gives good CAMs, and fine-tuning layer3–4 did not improve them), the class-teacher is warmed up at PSA's
+    /// 0.01-scale rate (A14), and the ASDT iterations use RRM's rates for the new layers.
     /// </summary>
+    /// <remarks>
+    /// Chosen on the MSRC-21 <b>val</b> split (58 images; never on the reported train split), 2026-11-25:
+    /// CAM mIoU after 300 classifier-only iterations — RRM's lr 7e-4 (classifier 7e-3): 27.6; lr 0.01: 55.5;
+    /// lr 0.01 + momentum 0.9: 56.0; lr 0.01 with layer3–4 trained: 55.3. Full 900-iteration runs, P̄ + CRF:
+    /// lr 0.01 throughout 64.6; warm-up 0.01 then RRM's 7e-4: 65.7 (this preset).
+    /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
         Preset = "cpu",
         Data = new DataSettings { Dataset = "msrc21-objects", Split = "train", CropSize = 224 },
-        Backbone = new BackboneSettings { Kind = "resnet18-imagenet", OutputStride = 16, FrozenStages = 2 },
+        Backbone = new BackboneSettings { Kind = "resnet18-imagenet", OutputStride = 16, FrozenStages = 5 },
         Heads = new HeadSettings { HiddenChannels = 256, Dilation = 4 },
         CamScales = [1.0, 0.5, 1.5],
-        Iterations = 1800,
+        Iterations = 900,
         ClassifierWarmup = 300,
+        ClassifierWarmupLearningRate = 0.01,
         PulseWidth = new PulseWidthSettings { Period = 150, Tau = 5 },
         CheckpointEvery = 100,
         Device = "cpu",
@@ -44,11 +53,11 @@ public static class Stage1Presets
         [
             "backbone: ImageNet ResNet-18 (ONNX from Microsoft.ML.DnnImageFeaturizer.ResNet18) instead of ResNet-38d from res38_cls.pth",
             "output stride 16 instead of 8; heads 512→256→C with dilation 4 instead of 4096→512→21 with dilation 12 (same receptive-field ratio on a 14x14 map)",
-            "stem and layer1 frozen (FrozenStages = 2) to save backward time",
+            "backbone frozen (FrozenStages = 5): only the classifier and the two heads train; fine-tuning layer3–4 gave no better CAMs on MSRC val and costs 3x the backward time",
             "crop 224 instead of 321 (MSRC images are 320x213)",
             "CAM scales 1, 0.5, 1.5 (no 2.0) to save forward time",
-            "300 classifier-only warm-up iterations (RRM train_from_init) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
-            "1,800 iterations instead of 20,000 (the paper's T = 150, τ = 5: ten PW periods after the warm-up instead of 133); about 45 minutes on 2 cores",
+            "300 classifier-only warm-up iterations at lr 0.01 on their own poly schedule (A14; RRM train_from_init at 7e-4 left the CAMs at 27.6 mIoU on MSRC val, 0.01 gives 55.5) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
+            "900 iterations instead of 20,000: 600 ASDT iterations = four PW periods of the paper's T = 150, τ = 5; about 12 minutes on 2 cores",
         ],
     };
 
@@ -64,9 +73,9 @@ public static class Stage1Presets
         CheckpointEvery = 60,
         Deviations =
         [
-            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("1,800") && !d.StartsWith("300")),
+            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("900") && !d.StartsWith("300")),
             "demo dataset, crop 96",
-            "40 classifier-only warm-up iterations",
+            "40 classifier-only warm-up iterations at lr 0.01 on their own poly schedule",
             "240 iterations with T = 40 (τ = 5 → T_h = 8, T_l = 32): five PW periods after warm-up",
         ],
     };
