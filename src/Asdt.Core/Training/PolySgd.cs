@@ -25,7 +25,7 @@ public sealed class PolySgd
         double learningRate, double weightMultiplier, double biasMultiplier, double weightDecay, double momentum,
         int iterations, double power, int step = 1, PolyWarmup? warmup = null)
     {
-        if (warmup is { } w && (w.Iterations < 0 || w.Iterations >= iterations || !(w.LearningRate > 0)))
+        if (warmup is { } w && (w.Iterations < 0 || w.Iterations > iterations || !(w.LearningRate > 0)))
             throw new ArgumentOutOfRangeException(nameof(warmup), $"a warm-up of {w.Iterations} iterations at lr {w.LearningRate} does not fit {iterations} iterations");
         baseLearningRate = learningRate; this.power = power; this.iterations = iterations; this.step = Math.Max(1, step);
         this.warmup = warmup is { Iterations: > 0 } ? warmup : null;

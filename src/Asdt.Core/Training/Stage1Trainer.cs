@@ -54,7 +54,7 @@ public sealed class Stage1Trainer
         var o = config.Optimizer;
         var sgd = new PolySgd(network.BackboneParameters(), network.NewLayerWeights(), network.NewLayerBiases(), o.LearningRate,
             o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower,
-            warmup: config.ClassifierWarmupLearningRate is double warmupLr ? new PolyWarmup(config.ClassifierWarmup, warmupLr) : null);
+            warmup: config.ClassifierWarmupLearningRate is double warmupLr ? new PolyWarmup(Math.Min(config.ClassifierWarmup, config.Iterations), warmupLr) : null);
         var optimizer = sgd.Optimizer;
         long start = 0;
         if (resume && hasCheckpoint)

@@ -46,9 +46,11 @@ public class PolySgdTests
     }
 
     [Fact]
-    public void WarmupMustLeaveIterations()
+    public void WarmupMayBeTheWholeRunButNotMore()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => Make(300, new PolyWarmup(300, 0.01)));
+        var classifierOnly = Make(300, new PolyWarmup(300, 0.01));
+        Assert.Equal(0.01 * Math.Pow(1 - 299 / 300.0, 0.9), classifierOnly.LearningRateAt(299), 15);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Make(300, new PolyWarmup(301, 0.01)));
         Assert.Throws<ArgumentOutOfRangeException>(() => Make(300, new PolyWarmup(100, 0)));
     }
 
