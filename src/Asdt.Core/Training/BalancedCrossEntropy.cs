@@ -1,3 +1,4 @@
+using Asdt.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,11 +19,11 @@ public static class BalancedCrossEntropy
     public static Tensor Compute(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var ignore = labels.eq(Ignore);
-        var isBackground = labels.eq(0);
+        var ignore = labels.Equal(Ignore);
+        var isBackground = labels.Equal(0);
         var isForeground = ignore.logical_or(isBackground).logical_not();
-        var bgTarget = labels.masked_fill(isForeground, Ignore);
-        var fgTarget = labels.masked_fill(isBackground, Ignore);
+        var bgTarget = labels.MaskedFill(isForeground, Ignore);
+        var fgTarget = labels.MaskedFill(isBackground, Ignore);
         var loss = MeanOverValid(logits, bgTarget, isBackground) + MeanOverValid(logits, fgTarget, isForeground);
         return loss.MoveToOuterDisposeScope();
     }
@@ -31,7 +32,7 @@ public static class BalancedCrossEntropy
     {
         var sum = nn.functional.cross_entropy(logits, target, ignore_index: Ignore, reduction: nn.Reduction.Sum);
         // max(count, 1): an empty term is 0/1 = 0 instead of NaN.
-        var count = valid.sum().to(logits.dtype).clamp_min(1);
+        var count = valid.sum().to(logits.dtype).AtLeast(1);
         return sum / count;
     }
 }

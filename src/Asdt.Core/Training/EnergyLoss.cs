@@ -1,3 +1,4 @@
+using Asdt.Models;
 using Asdt.Crf;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -59,7 +60,7 @@ public static class EnergyLoss
         var labelS = NearestDownscale(labels.unsqueeze(1).to(ScalarType.Float32), s).squeeze(1);
 
         var sMasked = p * roiS.unsqueeze(1);                                                     // S = P ⊙ ROI
-        var gate = (roiS - p.detach().amax(new long[] { 1 })).where(labelS.ne(255), ones_like(roiS)).clamp_min(0); // G
+        var gate = (roiS - p.detach().amax(new long[] { 1 })).where(labelS.NotEqual(255), ones_like(roiS)).AtLeast(0); // G
 
         // W·S on CPU, per image.
         var sPointMajor = sMasked.detach().permute(0, 2, 3, 1).contiguous().to(ScalarType.Float32).cpu();
@@ -81,8 +82,8 @@ public static class EnergyLoss
 
         var a = (gate.unsqueeze(1) * ws).detach();                                                // A = G ⊙ W S
         var sa = (sMasked * a).sum();
-        var trueLoss = sa * (-settings.Weight / n);
-        var surrogate = sa * (-2 * settings.Weight / n);
+        var trueLoss = sa.Times(-settings.Weight / n);
+        var surrogate = sa.Times(-2 * settings.Weight / n);
         // Value of L_str, gradient of the surrogate (RRM's symmetric gradient).
         var loss = trueLoss.detach() + (surrogate - surrogate.detach());
         return loss.MoveToOuterDisposeScope();

@@ -46,6 +46,6 @@ public static class MultiScaleCam
         var full = interpolate(average, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
         full = full * labels.to(full.dtype).unsqueeze(-1).unsqueeze(-1);
         var max = full.amax(new long[] { 2, 3 }, keepdim: true);
-        return (full / (max + 1e-5)).MoveToOuterDisposeScope();
+        return (full / max.Plus(1e-5)).MoveToOuterDisposeScope();
     }
 }

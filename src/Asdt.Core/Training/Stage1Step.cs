@@ -161,10 +161,10 @@ public sealed class Stage1Step
     Tensor TeacherProbabilities(Tensor stProb, Tensor cams, int b, int s)
     {
         if (config.Strategy is not (StudentStrategy.NaiveMax or StudentStrategy.NaiveMean)) return stProb;
-        var bg = (1 - cams.amax(new long[] { 1 }, keepdim: true)).pow(config.ReliableLabel.AlphaLow);
+        var bg = cams.amax(new long[] { 1 }, keepdim: true).SubtractedFrom(1).Power(config.ReliableLabel.AlphaLow);
         var ct = cat([bg, cams], 1);
-        ct = ct / ct.sum(1, keepdim: true).clamp_min(1e-5);
-        return config.Strategy == StudentStrategy.NaiveMax ? maximum(stProb, ct) : (stProb + ct) / 2;
+        ct = ct / ct.sum(1, keepdim: true).AtLeast(1e-5);
+        return config.Strategy == StudentStrategy.NaiveMax ? maximum(stProb, ct) : (stProb + ct).Times(0.5);
     }
 
     static Tensor LabelTensor(byte[][] labels, int b, int s, Device device)

@@ -1,0 +1,66 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Asdt.Models;
+
+/// <summary>
+/// Tensor–number operations whose <see cref="Scalar"/> stays alive until libtorch has read it.
+/// TorchSharp 0.107's <c>Tensor.mul(Scalar)</c> (and the operators built on it) pass the Scalar's native handle
+/// and keep no reference to the managed object, which has a finalizer: a temporary Scalar made by an implicit
+/// <c>double → Scalar</c> conversion can be finalised by a GC started on another thread (the batch prefetch, the
+/// CRF workers) while libtorch still reads it. Two stage-1 runs died that way ("Unknown scalar type" from
+/// c10::Scalar in EnergyLoss, at iterations 330 and 619). Use these on the per-iteration paths.
+/// </summary>
+public static class KeptScalar
+{
+    public static Tensor Times(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.mul(s);
+    }
+
+    public static Tensor Plus(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.add(s);
+    }
+
+    public static Tensor AtLeast(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.clamp_min(s);
+    }
+
+    public static Tensor Power(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.pow(s);
+    }
+
+    /// <summary>value − t.</summary>
+    public static Tensor SubtractedFrom(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.neg().add(s);
+    }
+
+    /// <summary>Elementwise t == value.</summary>
+    public static Tensor Equal(this Tensor t, long value)
+    {
+        using var s = value.ToScalar();
+        return t.eq(s);
+    }
+
+    /// <summary>Elementwise t != value.</summary>
+    public static Tensor NotEqual(this Tensor t, long value)
+    {
+        using var s = value.ToScalar();
+        return t.ne(s);
+    }
+
+    public static Tensor MaskedFill(this Tensor t, Tensor mask, long value)
+    {
+        using var s = value.ToScalar();
+        return t.masked_fill(mask, s);
+    }
+}
