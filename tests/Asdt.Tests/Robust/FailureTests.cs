@@ -103,9 +103,9 @@ public class FailureTests
         string data = Path.Combine(tmp.Path, "data"), run = Path.Combine(tmp.Path, "run");
         DemoDataset.Generate(data, 12);
         var r = AsdtChild.Run(tmp.Path, Limit, "train", "--out", run, "--root", data, "--iterations", "10", "--checkpoint-every", "1",
-            "--crop", "64", "--batch-size", "2", "--warmup", "10", "--lr", "1e30");
+            "--crop", "64", "--batch-size", "2", "--warmup", "10", "--warmup-lr", "1e30");
         Assert.NotEqual(0, r.Code);
-        AssertOneLineError(r, "at iteration ");
+        AssertOneLineError(r, "iteration ");
         Assert.Matches(@"(loss became (NaN|-?∞|-?Infinity) at iteration \d+ \(non-finite term: L_cls\))|(weights became non-finite \(.+\) in the update of iteration \d+)", r.Err);
         Assert.Contains("last good checkpoint", r.Err);
         // The checkpoint on disk is complete, loadable and finite.
