@@ -13,54 +13,28 @@ namespace Asdt.Models;
 /// </summary>
 public static class KeptScalar
 {
-    public static Tensor Times(this Tensor t, double value)
+    /// <summary>Runs <paramref name="op"/> and disposes the Scalar only after it returned (the using keeps it reachable).</summary>
+    static Tensor With(Scalar scalar, Func<Scalar, Tensor> op)
     {
-        using var s = value.ToScalar();
-        return t.mul(s);
+        using (scalar) return op(scalar);
     }
 
-    public static Tensor Plus(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.add(s);
-    }
+    public static Tensor Times(this Tensor t, double value) => With(value.ToScalar(), t.mul);
 
-    public static Tensor AtLeast(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.clamp_min(s);
-    }
+    public static Tensor Plus(this Tensor t, double value) => With(value.ToScalar(), s => t.add(s));
 
-    public static Tensor Power(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.pow(s);
-    }
+    public static Tensor AtLeast(this Tensor t, double value) => With(value.ToScalar(), t.clamp_min);
+
+    public static Tensor Power(this Tensor t, double value) => With(value.ToScalar(), t.pow);
 
     /// <summary>value − t.</summary>
-    public static Tensor SubtractedFrom(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.neg().add(s);
-    }
+    public static Tensor SubtractedFrom(this Tensor t, double value) => With(value.ToScalar(), s => t.neg().add(s));
 
     /// <summary>Elementwise t == value.</summary>
-    public static Tensor Equal(this Tensor t, long value)
-    {
-        using var s = value.ToScalar();
-        return t.eq(s);
-    }
+    public static Tensor Equal(this Tensor t, long value) => With(value.ToScalar(), t.eq);
 
     /// <summary>Elementwise t != value.</summary>
-    public static Tensor NotEqual(this Tensor t, long value)
-    {
-        using var s = value.ToScalar();
-        return t.ne(s);
-    }
+    public static Tensor NotEqual(this Tensor t, long value) => With(value.ToScalar(), t.ne);
 
-    public static Tensor MaskedFill(this Tensor t, Tensor mask, long value)
-    {
-        using var s = value.ToScalar();
-        return t.masked_fill(mask, s);
-    }
+    public static Tensor MaskedFill(this Tensor t, Tensor mask, long value) => With(value.ToScalar(), s => t.masked_fill(mask, s));
 }
