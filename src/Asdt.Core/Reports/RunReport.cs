@@ -398,7 +398,7 @@ public static class RunReport
         yield return ("dataset", $"{c.Data.Dataset}{(c.Data.Root != null ? $" ({c.Data.Root})" : "")} / {c.Data.Split}");
         yield return ("strategy (Table 4 row)", $"{AblationTable.RowName(c.Strategy)}: {c.Strategy} — {AblationTable.Describe(c.Strategy)}");
         yield return ("PW wave", c.PulseWidth.Signal().ToString());
-        yield return ("iterations", $"{c.Iterations} (classifier-only warm-up {c.ClassifierWarmup}), batch {c.BatchSize}, crop {c.Data.CropSize}, scale {c.Data.ScaleMin}–{c.Data.ScaleMax}{(c.Data.Flip ? ", flip" : "")}");
+        yield return ("iterations", $"{c.Iterations} (classifier-only warm-up {c.ClassifierWarmup}{(c.ClassifierWarmupLearningRate is double w ? string.Create(Inv, $" at lr {w}, own poly schedule") : "")}), batch {c.BatchSize}, crop {c.Data.CropSize}, scale {c.Data.ScaleMin}–{c.Data.ScaleMax}{(c.Data.Flip ? ", flip" : "")}");
         yield return ("backbone", $"{c.Backbone.Kind}{(c.Backbone.Weights != null ? $" ({c.Backbone.Weights})" : "")}, output stride {c.Backbone.OutputStride}, frozen stages {c.Backbone.FrozenStages}{(c.Backbone.FreezeBatchNorm ? ", frozen BN" : "")}");
         yield return ("heads", $"hidden {c.Heads.HiddenChannels}, dilation {c.Heads.Dilation}, classifier dropout {c.Heads.ClassifierDropout}");
         yield return ("optimizer", string.Create(Inv, $"SGD lr {c.Optimizer.LearningRate} (×{c.Optimizer.NewLayerWeightMultiplier} / ×{c.Optimizer.NewLayerBiasMultiplier}), momentum {c.Optimizer.Momentum}, weight decay {c.Optimizer.WeightDecay}, poly {c.Optimizer.PolyPower}"));
