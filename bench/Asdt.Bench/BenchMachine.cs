@@ -6,6 +6,16 @@ namespace Asdt.Bench;
 /// <summary>Machine description and process memory, shared by the benchmarks.</summary>
 static class BenchMachine
 {
+    /// <summary>Start info that runs this benchmark executable again with <paramref name="arguments"/> (a child measurement in a fresh process).</summary>
+    public static System.Diagnostics.ProcessStartInfo ChildStartInfo(params IEnumerable<string> arguments)
+    {
+        string self = Environment.ProcessPath!;
+        var psi = new System.Diagnostics.ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(BenchMachine).Assembly.Location);
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     public static string CpuModel()
     {
         try

@@ -61,12 +61,8 @@ static class CrfBenchmark
 
     static string Child(string arguments)
     {
-        string self = Environment.ProcessPath!;
-        string dll = typeof(CrfBenchmark).Assembly.Location;
-        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(dll);
-        psi.ArgumentList.Add(ChildCommand);
-        foreach (var a in arguments.Split(' ')) psi.ArgumentList.Add(a);
+        var psi = BenchMachine.ChildStartInfo([ChildCommand, .. arguments.Split(' ')]);
+        psi.RedirectStandardError = false;
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd().Trim();
         p.WaitForExit();

@@ -26,7 +26,7 @@ public sealed record InputNormalization(ChannelOrder ChannelOrder, float[] Mean,
     {
         CheckInput(rgb255);
         using var scope = NewDisposeScope();
-        var x = Reorder(rgb255) * Scale;
+        var x = Reorder(rgb255).Times(Scale);
         var mean = tensor(Mean, dtype: x.dtype, device: x.device).view(1, 3, 1, 1);
         var std = tensor(Std, dtype: x.dtype, device: x.device).view(1, 3, 1, 1);
         return ((x - mean) / std).MoveToOuterDisposeScope();
@@ -40,7 +40,7 @@ public sealed record InputNormalization(ChannelOrder ChannelOrder, float[] Mean,
         if (rgb255.shape[2] != MeanImageHeight || rgb255.shape[3] != MeanImageWidth)
             throw new ArgumentException($"the mean image is {MeanImageHeight}x{MeanImageWidth}, input is {rgb255.shape[2]}x{rgb255.shape[3]}");
         using var scope = NewDisposeScope();
-        var x = Reorder(rgb255) * Scale;
+        var x = Reorder(rgb255).Times(Scale);
         var mean = tensor(MeanImage, dtype: x.dtype, device: x.device).view(1, 3, MeanImageHeight, MeanImageWidth);
         var std = tensor(Std, dtype: x.dtype, device: x.device).view(1, 3, 1, 1);
         return ((x - mean) / std).MoveToOuterDisposeScope();

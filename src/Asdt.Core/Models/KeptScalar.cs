@@ -9,10 +9,16 @@ namespace Asdt.Models;
 /// and keep no reference to the managed object, which has a finalizer: a temporary Scalar made by an implicit
 /// <c>double → Scalar</c> conversion can be finalised by a GC started on another thread (the batch prefetch, the
 /// CRF workers) while libtorch still reads it. Two stage-1 runs died that way ("Unknown scalar type" from
-/// c10::Scalar in EnergyLoss, at iterations 330 and 619). Use these on the per-iteration paths.
+/// c10::Scalar in EnergyLoss, at iterations 330 and 619). TorchSharp also makes such a temporary inside
+/// <c>a + b</c>, <c>a.add(b)</c> and <c>a.add_(b)</c> (alpha = 1) and in <c>SGD.step</c>: use <see cref="Plus(Tensor, Tensor)"/>,
+/// <see cref="PlusInPlace"/> and <see cref="Training.KeptScalarSgd"/>. <c>ScalarLifetimeTests</c> scans our assemblies' IL
+/// for any call that makes a temporary Scalar; <c>bench scalar-race</c> reproduces the crash.
 /// </summary>
 public static class KeptScalar
 {
+    /// <summary>The alpha of a plain sum, held by a static field so that it is never finalised.</summary>
+    static readonly Scalar One = 1.ToScalar();
+
     /// <summary>Runs <paramref name="op"/> and disposes the Scalar only after it returned (the using keeps it reachable).</summary>
     static Tensor With(Scalar scalar, Func<Scalar, Tensor> op)
     {
@@ -22,6 +28,14 @@ public static class KeptScalar
     public static Tensor Times(this Tensor t, double value) => With(value.ToScalar(), t.mul);
 
     public static Tensor Plus(this Tensor t, double value) => With(value.ToScalar(), s => t.add(s));
+
+    /// <summary>a + b (TorchSharp's <c>a + b</c> passes a temporary alpha Scalar).</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>a += b in place; returns a.</summary>
+    public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
+
+    public static Tensor DividedBy(this Tensor t, double value) => With(value.ToScalar(), s => t.div(s));
 
     public static Tensor AtLeast(this Tensor t, double value) => With(value.ToScalar(), t.clamp_min);
 

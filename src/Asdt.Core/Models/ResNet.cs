@@ -52,7 +52,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         var y = F.relu(bn1.call(conv1.call(x)));
         y = bn2.call(conv2.call(y));
         var shortcut = downsample is null ? x : downsample.call(x);
-        return F.relu(y.add_(shortcut)).MoveToOuterDisposeScope();
+        return F.relu(y.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
     }
 }
 
@@ -87,7 +87,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>
         y = F.relu(bn2.call(conv2.call(y)));
         y = bn3.call(conv3.call(y));
         var shortcut = downsample is null ? x : downsample.call(x);
-        return F.relu(y.add_(shortcut)).MoveToOuterDisposeScope();
+        return F.relu(y.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
     }
 }
 

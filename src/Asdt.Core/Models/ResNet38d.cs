@@ -45,7 +45,7 @@ public sealed class ResBlock38 : nn.Module<Tensor, Tensor>
         var a = F.relu(bn_branch2a.call(x));
         var shortcut = conv_branch1 is null ? x : conv_branch1.call(a);
         var b = conv_branch2b1.call(F.relu(bn_branch2b1.call(conv_branch2a.call(a))));
-        return b.add_(shortcut).MoveToOuterDisposeScope();
+        return b.PlusInPlace(shortcut).MoveToOuterDisposeScope();
     }
 }
 
@@ -81,7 +81,7 @@ public sealed class BotBlock38 : nn.Module<Tensor, Tensor>
         var b = dropout_2b1.call(F.relu(bn_branch2b1.call(conv_branch2a.call(a))));
         b = dropout_2b2.call(F.relu(bn_branch2b2.call(conv_branch2b1.call(b))));
         b = conv_branch2b2.call(b);
-        return b.add_(shortcut).MoveToOuterDisposeScope();
+        return b.PlusInPlace(shortcut).MoveToOuterDisposeScope();
     }
 }
 

@@ -36,8 +36,8 @@ public static class OfflineCam
             var scaled = s == 1.0 ? x : interpolate(x, size: [sh, sw], mode: InterpolationMode.Bicubic, align_corners: false);
             var input = flip ? cat([scaled, scaled.flip(3)], 0) : scaled;
             var cam = interpolate(network.CamAt(input), size: [h, w], mode: InterpolationMode.Bilinear, align_corners: false);
-            var total = flip ? cam[0] + cam[1].flip(2) : cam[0];
-            sum = sum is null ? total : sum + total;
+            var total = flip ? cam[0].Plus(cam[1].flip(2)) : cam[0];
+            sum = sum is null ? total : sum.Plus(total);
         }
         if (sum is null) throw new ArgumentException("at least one CAM scale is required", nameof(scales));
         return Normalise(sum, labels);
@@ -60,6 +60,6 @@ public static class OfflineCam
         var mask = tensor(labels.Select(b => b ? 1f : 0f).ToArray()).to(sum.device).reshape(-1, 1, 1);
         var masked = sum * mask;
         var max = masked.amax(new long[] { 1, 2 }, keepdim: true);
-        return (masked / (max + 1e-5)).cpu().contiguous().data<float>().ToArray();
+        return (masked / max.Plus(1e-5)).cpu().contiguous().data<float>().ToArray();
     }
 }

@@ -1,3 +1,4 @@
+using Asdt.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ public sealed class AsppV2 : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var sum = branches[0].call(x);
-        for (int i = 1; i < branches.Length; i++) sum = sum + branches[i].call(x);
+        for (int i = 1; i < branches.Length; i++) sum = sum.Plus(branches[i].call(x));
         return sum.MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using Asdt.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -24,7 +25,7 @@ public static class MscLoss
             var target = ResizeLabels(labels, l.shape[2], l.shape[3]);
             var ce = CrossEntropy(l, target);
             terms[i] = ce.item<float>();
-            total = total is null ? ce : total + ce;
+            total = total is null ? ce : total.Plus(ce);
         }
         return (total!.MoveToOuterDisposeScope(), terms);
     }
@@ -34,7 +35,7 @@ public static class MscLoss
     {
         using var scope = NewDisposeScope();
         var sum = F.cross_entropy(logits, target, ignore_index: Ignore, reduction: nn.Reduction.Sum);
-        var count = target.ne(Ignore).sum().to_type(logits.dtype).clamp_min(1);
+        var count = target.NotEqual(Ignore).sum().to_type(logits.dtype).AtLeast(1);
         return (sum / count).MoveToOuterDisposeScope();
     }
 

@@ -57,7 +57,7 @@ public sealed class Res2NetBottleneck : nn.Module<Tensor, Tensor>
         Tensor? sp = null;
         for (int i = 0; i < n; i++)
         {
-            sp = i == 0 || stage ? groups[i] : sp! + groups[i];
+            sp = i == 0 || stage ? groups[i] : sp!.Plus(groups[i]);
             sp = F.relu(bns[i].call(convs[i].call(sp)));
             parts.Add(sp);
         }
@@ -65,7 +65,7 @@ public sealed class Res2NetBottleneck : nn.Module<Tensor, Tensor>
             parts.Add(stage ? F.avg_pool2d(groups[n], 3, stride, 1) : groups[n]);
         var z = bn3.call(conv3.call(cat(parts, 1)));
         var shortcut = downsample is null ? x : downsample.call(x);
-        return F.relu(z.add_(shortcut)).MoveToOuterDisposeScope();
+        return F.relu(z.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
     }
 }
 

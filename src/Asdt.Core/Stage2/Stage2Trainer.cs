@@ -96,12 +96,12 @@ public sealed class Stage2Trainer
                     if (!double.IsFinite(value))
                         throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                             $"loss became {value} at iteration {t} (terms {string.Join(", ", terms.Select(v => v.ToString("G4")))}); the last good checkpoint in {checkpointPath} is intact");
-                    (total / config.IterSize).backward();
+                    total.DividedBy(config.IterSize).backward();
                     loss += value / config.IterSize;
                     scaleLosses ??= new double[terms.Length];
                     for (int i = 0; i < terms.Length; i++) scaleLosses[i] += terms[i] / config.IterSize;
                 }
-                optimizer.step();
+                sgd.Step();
                 double seconds = clock.Elapsed.TotalSeconds;
                 record = new Stage2Metrics
                 {

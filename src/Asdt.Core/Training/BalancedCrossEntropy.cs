@@ -24,7 +24,7 @@ public static class BalancedCrossEntropy
         var isForeground = ignore.logical_or(isBackground).logical_not();
         var bgTarget = labels.MaskedFill(isForeground, Ignore);
         var fgTarget = labels.MaskedFill(isBackground, Ignore);
-        var loss = MeanOverValid(logits, bgTarget, isBackground) + MeanOverValid(logits, fgTarget, isForeground);
+        var loss = MeanOverValid(logits, bgTarget, isBackground).Plus(MeanOverValid(logits, fgTarget, isForeground));
         return loss.MoveToOuterDisposeScope();
     }
 

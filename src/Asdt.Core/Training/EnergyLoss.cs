@@ -85,7 +85,7 @@ public static class EnergyLoss
         var trueLoss = sa.Times(-settings.Weight / n);
         var surrogate = sa.Times(-2 * settings.Weight / n);
         // Value of L_str, gradient of the surrogate (RRM's symmetric gradient).
-        var loss = trueLoss.detach() + (surrogate - surrogate.detach());
+        var loss = trueLoss.detach().Plus(surrogate - surrogate.detach());
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -38,11 +38,11 @@ public static class MultiScaleCam
                 var scaled = interpolate(input, size: size, mode: InterpolationMode.Bilinear, align_corners: false);
                 cam = interpolate(network.CamAt(scaled), size: camSize, mode: InterpolationMode.Bilinear, align_corners: false);
             }
-            sum.add_(cam);
+            sum.PlusInPlace(cam);
             count++;
         }
         if (count == 0) throw new ArgumentException("at least one CAM scale is required", nameof(scales));
-        var average = sum / count;
+        var average = sum.DividedBy(count);
         var full = interpolate(average, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
         full = full * labels.to(full.dtype).unsqueeze(-1).unsqueeze(-1);
         var max = full.amax(new long[] { 2, 3 }, keepdim: true);

@@ -36,8 +36,11 @@ public sealed class PolySgd
             new(newWeights, new SGD.Options { LearningRate = learningRate * weightMultiplier, weight_decay = weightDecay, momentum = momentum }),
             new(newBiases, new SGD.Options { LearningRate = learningRate * biasMultiplier, weight_decay = 0, momentum = momentum }),
         };
-        Optimizer = optim.SGD(groups, learningRate, momentum, weight_decay: weightDecay);
+        Optimizer = new KeptScalarSgd(groups, learningRate, momentum, weightDecay);
     }
+
+    /// <summary>One SGD step (<see cref="KeptScalarSgd"/>: its Scalars live through the whole update).</summary>
+    public void Step() => Optimizer.step();
 
     public static double Factor(long t, int iterations, double power, int step)
     {

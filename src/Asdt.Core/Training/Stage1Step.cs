@@ -111,7 +111,7 @@ public sealed class Stage1Step
             Lap("ceSegTeacher");
             var energy = EnergyLoss.Compute(stProb, batch.CropRgb, roi, bctTensor, config.EnergyLoss, threads);
             Lap("energy");
-            total = total + ce + energy;
+            total = total.Plus(ce).Plus(energy);
             stCe = ce.item<float>(); stEnergy = energy.item<float>();
         }
 
@@ -135,7 +135,7 @@ public sealed class Stage1Step
         var sCe = BalancedCrossEntropy.Compute(sLogits, studentTarget);
         var sEnergy = EnergyLoss.Compute(sProb, batch.CropRgb, roi, studentTarget, config.EnergyLoss, threads);
         Lap("energy");
-        total = total + sCe + sEnergy;
+        total = total.Plus(sCe).Plus(sEnergy);
 
         return (total, new IterationMetrics
         {
@@ -164,7 +164,7 @@ public sealed class Stage1Step
         var bg = cams.amax(new long[] { 1 }, keepdim: true).SubtractedFrom(1).Power(config.ReliableLabel.AlphaLow);
         var ct = cat([bg, cams], 1);
         ct = ct / ct.sum(1, keepdim: true).AtLeast(1e-5);
-        return config.Strategy == StudentStrategy.NaiveMax ? maximum(stProb, ct) : (stProb + ct).Times(0.5);
+        return config.Strategy == StudentStrategy.NaiveMax ? maximum(stProb, ct) : stProb.Plus(ct).Times(0.5);
     }
 
     static Tensor LabelTensor(byte[][] labels, int b, int s, Device device)

@@ -92,7 +92,7 @@ public sealed class Stage1Trainer
                 var backwardClock = Stopwatch.StartNew();
                 optimizer.zero_grad();
                 loss.backward();
-                optimizer.step();
+                sgd.Step();
                 m.Timings["backward"] = backwardClock.Elapsed.TotalSeconds;
                 double seconds = iterationClock.Elapsed.TotalSeconds;
                 record = m with { LearningRate = lr, Loss = lossValue, Seconds = seconds, ImagesPerSecond = batch.Size / seconds };
