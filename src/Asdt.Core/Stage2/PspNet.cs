@@ -22,6 +22,13 @@ public sealed class PspNet : nn.Module<Tensor, Tensor>, ISegmentationNetwork
     public int NumClasses { get; }
     public int OutputStride { get; }
 
+    // Read by the ONNX exporter.
+    public nn.Module<Tensor, Tensor> Backbone => backbone;
+    public PyramidPooling Pyramid => ppm;
+    public Conv2d Fuse => fuse;
+    public BatchNorm2d FuseBn => fuse_bn;
+    public Conv2d Classifier => cls;
+
     public PspNet(nn.Module<Tensor, Tensor> backbone, int backboneChannels, int outputStride, int classes, PspSettings settings) : base("PSPNet")
     {
         this.backbone = backbone;

@@ -22,14 +22,29 @@ public sealed class Res2NetBottleneck : nn.Module<Tensor, Tensor>
     readonly ModuleList<Conv2d> convs;
     readonly ModuleList<BatchNorm2d> bns;
     readonly Sequential? downsample;
-    readonly int width, scale, stride;
+    readonly int width, scale, stride, dilation;
     readonly bool stage;
+
+    // Read by the ONNX exporter.
+    public Conv2d Conv1 => conv1;
+    public BatchNorm2d Bn1 => bn1;
+    public IReadOnlyList<Conv2d> Convs => convs.ToList();
+    public IReadOnlyList<BatchNorm2d> Bns => bns.ToList();
+    public Conv2d Conv3 => conv3;
+    public BatchNorm2d Bn3 => bn3;
+    /// <summary>The 1×1 conv and BatchNorm of the projection shortcut, or null.</summary>
+    public (Conv2d Conv, BatchNorm2d Bn)? Downsample => downsample is null ? null : ((Conv2d)downsample[0], (BatchNorm2d)downsample[1]);
+    public int Width => width;
+    public int Scale => scale;
+    public int Stride => stride;
+    public int Dilation => dilation;
+    public bool IsStageBlock => stage;
 
     public Res2NetBottleneck(string name, int inplanes, int planes, int stride, int dilation, bool stageBlock, int baseWidth, int scale, double eps)
         : base(name)
     {
         width = (int)Math.Floor(planes * (baseWidth / 64.0));
-        this.scale = scale; this.stride = stride; stage = stageBlock;
+        this.scale = scale; this.stride = stride; this.dilation = dilation; stage = stageBlock;
         conv1 = nn.Conv2d(inplanes, width * scale, 1, bias: false);
         bn1 = nn.BatchNorm2d(width * scale, eps);
         var cs = new List<Conv2d>(); var bs = new List<BatchNorm2d>();
@@ -83,6 +98,12 @@ public sealed class Res2Net : nn.Module<Tensor, Tensor>, IBackbone
     public int OutChannels { get; }
     public int OutputStride { get; }
     public bool FrozenBatchNorm { get; }
+
+    // Read by the ONNX exporter.
+    public Conv2d Conv1 => conv1;
+    public BatchNorm2d Bn1 => bn1;
+    public IReadOnlyList<Res2NetBottleneck> Blocks =>
+        new[] { layer1, layer2, layer3, layer4 }.SelectMany(l => l.children().Cast<Res2NetBottleneck>()).ToList();
 
     public static Res2Net Create101(int outputStride = 8, bool frozenBatchNorm = true, int baseWidth = 26, int scale = 4, int stemWidth = 64) =>
         new([3, 4, 23, 3], outputStride, frozenBatchNorm, baseWidth, scale, stemWidth);

@@ -71,12 +71,75 @@ public class OnnxExportTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>max|diff| / max|ref| between ONNX Runtime on <paramref name="model"/> and the given TorchSharp logits.</summary>
+    static double RelativeError(byte[] model, RgbImage image, float[] reference, int classes)
+    {
+        using var session = new InferenceSession(model);
+        int n = image.Width * image.Height;
+        var input = new float[3 * n];
+        for (int c = 0; c < 3; c++) for (int i = 0; i < n; i++) input[c * n + i] = image.Pixels[i * 3 + c];
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, image.Height, image.Width]);
+        using var run = new RunOptions();
+        using var results = session.Run(run, new Dictionary<string, OrtValue> { ["image"] = value }, ["logits"]);
+        Assert.Equal(new long[] { 1, classes, image.Height, image.Width }, results[0].GetTensorTypeAndShape().Shape);
+        var actual = results[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(reference.Length, actual.Length);
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < actual.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(actual[i] - reference[i])); maxRef = Math.Max(maxRef, Math.Abs(reference[i])); }
+        Assert.True(maxRef > 0.1, $"max|ref| = {maxRef}");
+        return maxDiff / maxRef;
+    }
+
+    /// <summary>
+    /// PSPNet on a small Res2Net (OS 8, all four block types: stage blocks with stride 1 and 2, dilated blocks) with random
+    /// BatchNorm statistics everywhere, at input sizes whose feature maps (10×8, 9×13) make the adaptive bins overlap.
+    /// </summary>
+    [Theory]
+    [InlineData(73, 61)]
+    [InlineData(66, 97)]
+    public void PspNetRes2Net_ExportedLogits_MatchTorchSharp_InOnnxRuntime(int height, int width)
+    {
+        manual_seed(5);
+        using var backbone = new Res2Net([1, 2, 2, 1], 8, stemWidth: 16);
+        using var network = new MultiScaleNetwork(new PspNet(backbone, backbone.OutChannels, 8, 5, new PspSettings { BranchChannels = 8, HiddenChannels = 16 }), [1.0]);
+        using (no_grad())
+            foreach (var bn in network.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+            {
+                bn.running_mean!.copy_(randn(bn.running_mean.shape).mul_(0.1));
+                bn.running_var!.copy_(rand(bn.running_var.shape).add_(0.5));
+                bn.weight!.copy_(rand(bn.weight.shape).add_(0.5));
+                bn.bias!.copy_(randn(bn.bias.shape).mul_(0.1));
+            }
+        network.eval();
+        var ds = SegmentationDataset.Open("msrc21-objects", TestData.Msrc21);
+        var image = Crop(ds.LoadImage(ds.Ids("val")[2]), width, height);
+        var normalization = ImageNormalization.ImageNet;
+        float[] reference;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            var x = PseudoMaskGenerator.ImageTensor(image, normalization);
+            reference = F.interpolate(network.call(x), size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false)
+                .contiguous().data<float>().ToArray();
+        }
+        byte[] model = OnnxExporter.Export(network, normalization, inputSize: (height, width));
+        var parsed = OnnxReader.Read(model, "exported");
+        Assert.Contains(parsed.Graph.Nodes, n => n.OpType == "AveragePool");
+        Assert.Equal(8, parsed.Graph.Nodes.Count(n => n.OpType == "MatMul"));   // two per pyramid level
+        double error = RelativeError(model, image, reference, 5);
+        output.WriteLine($"PSPNet/Res2Net {width}x{height}: {model.Length / 1e3:0} kB, {parsed.Graph.Nodes.Count} nodes, max|diff|/max|ref| {error:E3}");
+        Assert.True(error <= 1e-4, $"max|diff|/max|ref| = {error:E3}");
+    }
+
     [Fact]
-    public void UnsupportedNetworks_AreRefusedWithAMessage()
+    public void UnsupportedExports_AreRefusedWithAMessage()
     {
         using var backbone = new Res2Net([1, 1, 1, 1], 8, stemWidth: 8);
         using var psp = new MultiScaleNetwork(new PspNet(backbone, backbone.OutChannels, 8, 3, new PspSettings { BranchChannels = 4, HiddenChannels = 8 }), [1.0]);
         var e = Assert.Throws<AsdtException>(() => OnnxExporter.Export(psp, ImageNormalization.ImageNet));
-        Assert.Contains("DeepLab-v2 only", e.Message);
+        Assert.Contains("--input-size", e.Message);
+        using var mscPsp = new MultiScaleNetwork(psp.Base, [1.0, 0.5]);
+        e = Assert.Throws<AsdtException>(() => OnnxExporter.Export(mscPsp, ImageNormalization.ImageNet, inputSize: (64, 64)));
+        Assert.Contains("single-scale", e.Message);
     }
 }
