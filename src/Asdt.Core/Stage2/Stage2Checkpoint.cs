@@ -1,3 +1,4 @@
+using Asdt.Training;
 using System.Text.Json;
 using Asdt.Models;
 using TorchSharp;
@@ -16,29 +17,27 @@ public static class Stage2Checkpoint
 
     sealed record TrainingState(long Iteration);
 
-    public static void Save(string folder, nn.Module network, TorchSharp.Modules.SGD optimizer, long iteration, string configJson)
+    public static void Save(string folder, nn.Module network, KeptScalarSgd optimizer, long iteration, string configJson)
     {
         using var scope = NewDisposeScope();
-        var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
-        var bytes = tensor(buffer.ToArray(), dtype: ScalarType.Byte);
+        var bytes = tensor(optimizer.SaveState(), dtype: ScalarType.Byte);
         Checkpoint.Save(folder, network, configJson,
             new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) },
             new Dictionary<string, Tensor> { [OptimizerTensor] = bytes });
     }
 
     /// <summary>Restores weights and optimizer state; returns the number of finished iterations.</summary>
-    public static long Load(string folder, nn.Module network, TorchSharp.Modules.SGD optimizer)
+    public static long Load(string folder, nn.Module network, KeptScalarSgd optimizer)
     {
         var info = Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder));
         var tensors = Checkpoint.ReadExtraTensors(folder);
         try
         {
-            if (tensors.TryGetValue(OptimizerTensor, out var bytes))
-            {
-                using var reader = new BinaryReader(new MemoryStream(bytes.data<byte>().ToArray()));
-                optimizer.load_state_dict(reader);
-            }
+            if (tensors.TryGetValue(OptimizerTensor, out var bytes)) optimizer.LoadState(bytes.data<byte>().ToArray());
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or EndOfStreamException)
+        {
+            throw new AsdtException(folder, $"the optimizer state does not fit this run ({e.Message})");
         }
         finally { foreach (var t in tensors.Values) t.Dispose(); }
         return Iteration(info);

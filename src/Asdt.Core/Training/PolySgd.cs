@@ -19,7 +19,7 @@ public sealed class PolySgd
     readonly int iterations, step;
     readonly PolyWarmup? warmup;
 
-    public SGD Optimizer { get; }
+    public KeptScalarSgd Optimizer { get; }
 
     public PolySgd(IEnumerable<Parameter> backbone, IEnumerable<Parameter> newWeights, IEnumerable<Parameter> newBiases,
         double learningRate, double weightMultiplier, double biasMultiplier, double weightDecay, double momentum,

@@ -17,30 +17,31 @@ public static class Stage1Checkpoint
 
     sealed record TrainingState(long Iteration);
 
-    public static void Save(string folder, AsdtNetwork network, TorchSharp.Modules.SGD optimizer, long iteration, string configJson)
+    public static void Save(string folder, AsdtNetwork network, KeptScalarSgd optimizer, long iteration, string configJson)
     {
         using var scope = NewDisposeScope();
-        var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
-        var optimizerBytes = tensor(buffer.ToArray(), dtype: ScalarType.Byte);
+        var optimizerBytes = tensor(optimizer.SaveState(), dtype: ScalarType.Byte);
         Checkpoint.Save(folder, network, configJson,
             new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) },
             new Dictionary<string, Tensor> { [OptimizerTensor] = optimizerBytes });
     }
 
     /// <summary>Restores weights and optimizer state; returns the number of finished iterations.</summary>
-    public static long Load(string folder, AsdtNetwork network, TorchSharp.Modules.SGD optimizer)
+    public static long Load(string folder, AsdtNetwork network, KeptScalarSgd optimizer)
     {
         var info = Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder));
         var state = JsonSerializer.Deserialize<TrainingState>(info.Extra[StateFile])
                     ?? throw new AsdtException(Path.Combine(folder, StateFile), "empty training state");
         var tensors = Checkpoint.ReadExtraTensors(folder);
-        if (tensors.TryGetValue(OptimizerTensor, out var bytes))
+        try
         {
-            using var reader = new BinaryReader(new MemoryStream(bytes.data<byte>().ToArray()));
-            optimizer.load_state_dict(reader);
+            if (tensors.TryGetValue(OptimizerTensor, out var bytes)) optimizer.LoadState(bytes.data<byte>().ToArray());
         }
-        foreach (var t in tensors.Values) t.Dispose();
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or EndOfStreamException)
+        {
+            throw new AsdtException(folder, $"the optimizer state does not fit this run ({e.Message})");
+        }
+        finally { foreach (var t in tensors.Values) t.Dispose(); }
         return state.Iteration;
     }
 

@@ -120,6 +120,47 @@ public class ScalarLifetimeTests
         Assert.NotEqual(initial[0].data<float>().ToArray(), ours[0]);
     }
 
+    /// <summary>Checkpoints written by TorchSharp's SGD (every run before KeptScalarSgd) resume, and ours load into TorchSharp's SGD.</summary>
+    [Fact]
+    public void KeptScalarSgdState_IsInterchangeableWithTorchSharpSgd()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(4);
+        (TorchSharp.Modules.Parameter, List<TorchSharp.Modules.SGD.ParamGroup>) Setup()
+        {
+            var p = new TorchSharp.Modules.Parameter(ones(5));
+            return (p, [new([p], new TorchSharp.Modules.SGD.Options { LearningRate = 0.1, momentum = 0.9, weight_decay = 1e-3 })]);
+        }
+        var gradient = randn(5);
+        var (p1, g1) = Setup();
+        var torchSgd = optim.SGD(g1, 0.1, 0.9, weight_decay: 1e-3);
+        p1.grad = gradient.clone(); torchSgd.step();
+        using var torchState = new MemoryStream();
+        using (var w = new BinaryWriter(torchState, System.Text.Encoding.UTF8, leaveOpen: true)) torchSgd.save_state_dict(w);
+
+        // TorchSharp's state → ours: one more identical step gives identical parameters.
+        var (p2, g2) = Setup();
+        var kept = new KeptScalarSgd(g2, 0.1, 0.9, 1e-3);
+        using (no_grad()) p2.copy_(p1);
+        kept.LoadState(torchState.ToArray());
+        p1.grad = gradient.clone(); torchSgd.step();
+        p2.grad = gradient.clone(); kept.step();
+        Assert.Equal(p1.detach().data<float>().ToArray(), p2.detach().data<float>().ToArray());
+
+        // Ours → TorchSharp's SGD.
+        var (p3, g3) = Setup();
+        var torchAgain = optim.SGD(g3, 0.1, 0.9, weight_decay: 1e-3);
+        using (no_grad()) p3.copy_(p2);
+        using (var r = new BinaryReader(new MemoryStream(kept.SaveState()))) torchAgain.load_state_dict(r);
+        p2.grad = gradient.clone(); kept.step();
+        p3.grad = gradient.clone(); torchAgain.step();
+        Assert.Equal(p2.detach().data<float>().ToArray(), p3.detach().data<float>().ToArray());
+
+        var bad = new MemoryStream();
+        using (var w = new BinaryWriter(bad, System.Text.Encoding.UTF8, leaveOpen: true)) w.Write("Adam");
+        Assert.Throws<InvalidDataException>(() => kept.LoadState(bad.ToArray()));
+    }
+
     [Fact]
     public void PolySgdUsesTheKeptScalarStep()
     {
