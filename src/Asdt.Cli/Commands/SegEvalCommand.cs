@@ -19,13 +19,14 @@ public static class SegEvalCommand
     static readonly Option<bool> SingleScale = new("--single-scale") { Description = "Only the single-scale variants (faster)" };
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Only the variants without CRF (faster)" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i; merge each variant with asdt eval --merge" };
+    static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write <model>/report.html after scoring" };
     static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var command = new Command("seg-eval", "Score a stage-2 model on a split: single scale and MSC, without and with the test-time CRF → JSON + Markdown per variant.")
         {
-            Model, Split, Dataset, Root, Out, SingleScale, NoCrf, ShardOption, Threads,
+            Model, Split, Dataset, Root, Out, SingleScale, NoCrf, ShardOption, NoReport, Threads,
         };
         command.SetAction(parse =>
         {
@@ -41,6 +42,8 @@ public static class SegEvalCommand
                 .Where(v => run.Network.Scales.Count > 1 || v is Stage2Variant.SingleScale or Stage2Variant.SingleScaleCrf)
                 .ToArray();
             Evaluate(run, ds, split, shard, variants, output, parse.GetValue(Threads));
+            if (!parse.GetValue(NoReport) && shard.Count == 1 && parse.GetValue(Dataset) == null)
+                ReportCommand.WriteStage2(run.Folder, new Asdt.Reports.Stage2Report.Settings { Split = split, ScoreFolders = [output] });
             return 0;
         });
         return command;

@@ -57,6 +57,16 @@ public class Stage2PipelineTests(ITestOutputHelper output)
             if (v == Stage2Variant.MultiScaleCrf) Assert.InRange(score.MeanIoU, allBackground + 0.03, 1.0);
         }
         Assert.True(File.Exists(Path.Combine(evalOut, "summary.md")));
+        // seg-eval wrote the run's report: its scores, and every picture it links exists.
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        var ssCrf = AsdtJson.Read<SegmentationScore>(Path.Combine(evalOut, "score-ss-crf.json"));
+        Assert.Contains($"<td>single scale + CRF</td><td>{100 * ssCrf.MeanIoU:0.00}</td>", html);
+        var links = System.Text.RegularExpressions.Regex.Matches(html, "src=\"report/([^\"]+)\"").Select(m => Uri.UnescapeDataString(m.Groups[1].Value)).ToList();
+        Assert.Contains(links, l => l.StartsWith("best-") && l.EndsWith("-crf.png"));
+        Assert.Contains(links, l => l.StartsWith("worst-"));
+        Assert.All(links, l => Assert.True(File.Exists(Path.Combine(run, "report", l)), l));
+        Assert.Equal(0, AsdtCommandLine.Run(["report", "--run", run, "--embed", "--examples", "1"]));
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(run, "report.html")));
         // Shards add up to the whole split.
         Assert.Equal(0, AsdtCommandLine.Run(["seg-eval", "--model", run, "--split", "val", "--out", evalOut, "--shard", "0/2", "--single-scale", "--no-crf"]));
         Assert.Equal(0, AsdtCommandLine.Run(["seg-eval", "--model", run, "--split", "val", "--out", evalOut, "--shard", "1/2", "--single-scale", "--no-crf"]));
