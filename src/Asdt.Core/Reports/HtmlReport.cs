@@ -64,6 +64,7 @@ internal static class HtmlReport
         html.Raw("<h2>Configuration</h2><table class=\"kv\">");
         foreach (var (k, v) in summary) html.Raw($"<tr><th>{Html.Encode(k)}</th><td>{Html.Encode(v)}</td></tr>");
         html.Raw("</table><h3>Deviations from the paper's setting</h3>");
+        if (overrides.Length > 0) html.Raw("<p class=\"note\">The preset's list; the command-line overrides below take precedence where they touch the same value.</p>");
         html.Raw(deviations.Length == 0 ? "<p class=\"note\">none</p>" : "<ul>" + string.Concat(deviations.Select(d => $"<li>{Html.Encode(d)}</li>")) + "</ul>");
         html.Raw("<h3>Overrides on the command line</h3>");
         html.Raw(overrides.Length == 0 ? "<p class=\"note\">none</p>" : "<ul>" + string.Concat(overrides.Select(d => $"<li><code>{Html.Encode(d)}</code></li>")) + "</ul>");

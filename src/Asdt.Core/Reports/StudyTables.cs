@@ -46,7 +46,9 @@ public sealed record StudyHeader
         if (Protocol.Length > 0) sb.AppendLine(inv, $"- protocol: {Protocol}");
         if (Deviations.Length > 0)
         {
-            sb.AppendLine("- deviations from the paper's setting:");
+            sb.AppendLine(Overrides.Length > 0
+                ? "- the preset's deviations from the paper's setting (the overrides above take precedence where they touch the same value):"
+                : "- deviations from the paper's setting:");
             foreach (var d in Deviations) sb.AppendLine(inv, $"  - {d}");
         }
         sb.AppendLine();
