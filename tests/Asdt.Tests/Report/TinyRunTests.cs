@@ -137,7 +137,7 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         var table = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         var first = File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile));
         Assert.Equal(3, StudyRunner.FinishedIterations(row));
-        Assert.False(File.ReadAllText(Path.Combine(row, "eval-val", HeadEvaluation.FileName)).Contains("\"restrictToImageLabels\": true")); // val: RRM protocol
+        Assert.DoesNotContain("\"restrictToImageLabels\": true", File.ReadAllText(Path.Combine(row, "eval-val", HeadEvaluation.FileName))); // val: RRM protocol
         var again = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));
         Assert.Equal(table.Rows[0].Student, again.Rows[0].Student);

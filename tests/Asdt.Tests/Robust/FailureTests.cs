@@ -127,7 +127,7 @@ public class FailureTests
         var r = AsdtChild.Run(tmp.Path, Limit, "train", "--out", Path.Combine(file, "run"), "--root", data, "--iterations", "1");
         AssertOneLineError(r, Path.Combine(file, "run") + ": cannot create output folder");
         Assert.Equal("x", File.ReadAllText(file));
-        Assert.Equal(["a-file", "data"], Directory.GetFileSystemEntries(tmp.Path).Select(Path.GetFileName).Order().ToArray());
+        Assert.Equal(["a-file", "data"], Directory.GetFileSystemEntries(tmp.Path).Select(p => Path.GetFileName(p)!).Order().ToArray());
     }
 
     [Fact]
@@ -186,7 +186,7 @@ public class FailureTests
             Assert.Contains("No space left on device", e2.Message);
         }
         Assert.Equal(before, File.ReadAllBytes(mask));
-        Assert.Equal(["m.png"], Directory.GetFileSystemEntries(tmp.Path).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["m.png"], Directory.GetFileSystemEntries(tmp.Path).Select(p => Path.GetFileName(p)!).ToArray());
         PalettePng.Write(tmp.File("new.png"), big); // the fault is gone with its handle
         Assert.Equal(big.Labels, PalettePng.Read(tmp.File("new.png")).Labels);
     }
@@ -214,7 +214,7 @@ public class FailureTests
         }
         Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, Checkpoint.WeightsFile)));
         Assert.Equal("{\"i\":1}", File.ReadAllText(Path.Combine(folder, "state.json")));
-        Assert.Equal(["checkpoint"], Directory.GetFileSystemEntries(tmp.Path).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["checkpoint"], Directory.GetFileSystemEntries(tmp.Path).Select(p => Path.GetFileName(p)!).ToArray());
     }
 
     [Fact]
@@ -233,7 +233,7 @@ public class FailureTests
         File.WriteAllText(tmp.File($".metrics.jsonl.{deadPid}.1.tmp"), "half");
         Assert.True(Checkpoint.Recover(folder));
         Assert.Equal(1, AtomicFile.DeleteStaleTemporaries(tmp.Path));
-        Assert.Equal(["checkpoint"], Directory.GetFileSystemEntries(tmp.Path).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["checkpoint"], Directory.GetFileSystemEntries(tmp.Path).Select(p => Path.GetFileName(p)!).ToArray());
         Checkpoint.Load(folder, model, "{}");
         Assert.False(Checkpoint.Recover(folder));
     }
