@@ -5,8 +5,18 @@ public static class TestData
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>../shared/data beside the checkout (CI has it at the same place).</summary>
-    public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+    /// <summary>../shared/data beside the checkout (CI has it at the same place). A checkout elsewhere fails every
+    /// real-data test with this one message instead of a missing-file error per test.</summary>
+    public static string SharedData => FindSharedData();
+
+    static string FindSharedData()
+    {
+        string path = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+        if (!Directory.Exists(path))
+            throw new DirectoryNotFoundException($"the real test data is not at {path}: the tests read ../shared/data beside the checkout " +
+                                                 "(clone the repository next to shared/, as on CI)");
+        return path;
+    }
 
     public static string Msrc21 => Path.Combine(SharedData, "msrc21");
     public static string Voc2012Masks => Path.Combine(SharedData, "voc2012-masks");
