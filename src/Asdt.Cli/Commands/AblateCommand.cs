@@ -54,6 +54,7 @@ public static class AblateCommand
             Sources = [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max],
             RestrictToImageLabels = restricted,
             Crf = baseConfig.SegTeacherCrf,
+            Augmentation = baseConfig.Inference,
             WithoutCrf = true,
             Cam = cam,
         };

@@ -53,7 +53,7 @@ public static class DemoCommand
         using var stage1 = Stage1Run.Open(run);
         string psm = Path.Combine(run, "psm-train");
         Console.WriteLine($"[3/5] pseudo masks → {psm}");
-        PsmCommand.Generate(stage1, "train", psm, new PsmSettings { Crf = config.SegTeacherCrf }, Shard.All);
+        PsmCommand.Generate(stage1, "train", psm, new PsmSettings { Crf = config.SegTeacherCrf, Augmentation = config.Inference }, Shard.All);
 
         Console.WriteLine("[4/5] scoring the pseudo masks against the demo ground truth");
         var score = EvalCommand.Evaluate(dataset, "train", psm, Shard.All);

@@ -31,6 +31,7 @@ public static class EvalRunCommand
     static readonly Option<double?> CamThreshold = new("--cam-threshold") { Description = "A threshold chosen on another split, reported beside the sweep" };
     static readonly Option<int?> Limit = new("--limit") { Description = "Score only the first N images (quick look)" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i" };
+    static readonly InferenceFlags Inference = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
@@ -39,6 +40,7 @@ public static class EvalRunCommand
         {
             Run, Split, Dataset, Root, Out, Restrict, NoCrf, CrfOnly, Heads, NoCam, CamScales, CamNoFlip, CamThresholds, CamThreshold, Limit, ShardOption, Threads,
         };
+        foreach (var o in Inference.Options) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string runFolder = parse.GetValue(Run)!;
@@ -57,6 +59,7 @@ public static class EvalRunCommand
                 Sources = ParseHeads(parse.GetValue(Heads)),
                 RestrictToImageLabels = restrict,
                 Crf = parse.GetValue(NoCrf) ? null : run.Config.SegTeacherCrf,
+                Augmentation = Inference.Resolve(parse, run.Config.Inference),
                 WithoutCrf = !parse.GetValue(CrfOnly),
                 Cam = !parse.GetValue(NoCam),
                 CamScales = parse.GetValue(CamScales) is string s ? ParseList(s, "--cam-scales") : OfflineCam.PsaScales,

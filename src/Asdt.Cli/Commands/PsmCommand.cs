@@ -19,6 +19,7 @@ public static class PsmCommand
     static readonly Option<bool> NoRestrict = new("--no-restrict") { Description = "Do not restrict classes to the image-level labels (RRM's val protocol)" };
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Plain argmax, no dense CRF" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i (for job arrays)" };
+    static readonly InferenceFlags Inference = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
@@ -27,6 +28,7 @@ public static class PsmCommand
         {
             Run, Out, Split, Dataset, Root, Source, NoRestrict, NoCrf, ShardOption, Threads,
         };
+        foreach (var o in Inference.Options) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string run = parse.GetValue(Run)!;
@@ -38,6 +40,7 @@ public static class PsmCommand
                 Source = parse.GetValue(Source),
                 RestrictToImageLabels = !parse.GetValue(NoRestrict),
                 Crf = parse.GetValue(NoCrf) ? null : stage1.Config.SegTeacherCrf,
+                Augmentation = Inference.Resolve(parse, stage1.Config.Inference),
                 Threads = parse.GetValue(Threads),
             };
             Generate(stage1, split, output, settings, Shard.Parse(parse.GetValue(ShardOption)));
@@ -46,9 +49,24 @@ public static class PsmCommand
         return command;
     }
 
+    /// <summary>The settings a PSM folder was made with, written beside the masks.</summary>
+    public const string SettingsFile = "psm.json";
+
+    /// <summary>psm.json: which run, split and inference made the masks of a folder.</summary>
+    public sealed record PsmRecord(string Run, string Split, PsmSource Source, bool RestrictToImageLabels, string? Crf,
+        TestTimeAugmentation Inference, string Shard);
+
     public static void Generate(Stage1Run stage1, string split, string output, PsmSettings settings, Shard shard)
     {
         var clock = Stopwatch.StartNew();
+        IO.AtomicFile.CreateFolder(output);
+        // What made these masks, beside them (a rerun with other settings into the same folder would mix masks).
+        string record = Path.Combine(output, SettingsFile);
+        var made = new PsmRecord(stage1.Folder, split, settings.Source, settings.RestrictToImageLabels, settings.Crf?.ToString(), settings.Augmentation, shard.ToString());
+        if (File.Exists(record) && AsdtJson.Read<PsmRecord>(record) is var before
+            && AsdtJson.Serialize(before with { Run = made.Run, Shard = made.Shard }) != AsdtJson.Serialize(made))
+            throw new AsdtException(record, "this folder holds masks made with other settings (split, source, restriction, CRF or inference); use another --out");
+        if (!File.Exists(record)) IO.AtomicFile.WriteAllText(record, AsdtJson.Serialize(made));
         int written = 0, total = shard.Select(stage1.Dataset.Ids(split)).Count;
         ProgressDisplay.Run($"psm {split}", total, 0, sink =>
             written = PseudoMaskGenerator.Run(stage1.Network, stage1.Normalization, stage1.Dataset, split, output, settings, shard,

@@ -56,7 +56,7 @@ public static class StudyRunner
         {
             var existing = AsdtJson.Read<HeadEvaluation>(file);
             bool same = existing.Split == split && existing.RestrictToImageLabels == settings.RestrictToImageLabels
-                        && existing.Crf == settings.Crf?.ToString() && existing.Shard == null
+                        && existing.Crf == settings.Crf?.ToString() && existing.Inference == settings.Augmentation.ToString() && existing.Shard == null
                         && settings.Sources.All(s => existing.Variants.Any(v => v.Source == HeadEvaluation.SourceName(s)))
                         && (!settings.Cam || existing.Cam != null);
             if (same)

@@ -58,6 +58,7 @@ public static class SweepCommand
             Sources = allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
             RestrictToImageLabels = restricted,
             Crf = baseConfig.SegTeacherCrf,
+            Augmentation = baseConfig.Inference,
             WithoutCrf = allHeads,
             Cam = false,
         };

@@ -15,6 +15,9 @@ public static class TrainCommand
     static readonly Option<string?> Split = new("--split") { Description = "Training split" };
     static readonly Option<string?> Backbone = new("--backbone") { Description = $"Backbone: {string.Join(", ", Stage1Model.BackboneKinds)}" };
     static readonly Option<string?> Weights = new("--weights") { Description = "Backbone weights (.pth, .safetensors or ImageNet ResNet-18 .onnx)" };
+    static readonly Option<int?> OutputStride = new("--output-stride") { Description = "Backbone output stride: 8, 16 or 32 (dilation replaces the later strides)" };
+    static readonly Option<int?> HeadWidth = new("--head-width") { Description = "Hidden channels of the seg-teacher and student heads (paper 512)" };
+    static readonly Option<int?> HeadDilation = new("--head-dilation") { Description = "Dilation of the heads' 3x3 convolutions (paper 12 at output stride 8)" };
     static readonly Option<int?> FrozenStages = new("--frozen-stages") { Description = "Leading backbone stages that are not trained (0 = fine-tune all; 5 = ResNet fully frozen)" };
     static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
     static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per batch" };
@@ -58,7 +61,7 @@ public static class TrainCommand
 
     static IEnumerable<Option> AllOptions() =>
     [
-        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, FrozenStages, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
         Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
@@ -88,7 +91,13 @@ public static class TrainCommand
             {
                 Kind = flags.Text(Backbone, c.Backbone.Kind)!,
                 Weights = flags.Text(Weights, c.Backbone.Weights),
+                OutputStride = flags.Value(OutputStride, c.Backbone.OutputStride),
                 FrozenStages = flags.Value(FrozenStages, c.Backbone.FrozenStages),
+            },
+            Heads = c.Heads with
+            {
+                HiddenChannels = flags.Value(HeadWidth, c.Heads.HiddenChannels),
+                Dilation = flags.Value(HeadDilation, c.Heads.Dilation),
             },
             Iterations = flags.Value(Iterations, c.Iterations),
             BatchSize = flags.Value(BatchSize, c.BatchSize),

@@ -28,6 +28,8 @@ public sealed record PsmSettings
     public bool RestrictToImageLabels { get; init; } = true;
     /// <summary>Dense CRF refinement (RRM inference parameters); null = plain argmax.</summary>
     public CrfParameters? Crf { get; init; } = CrfParameters.RrmInference;
+    /// <summary>Scales and flip averaged before P̄ (§7 step 1); the paper: single scale.</summary>
+    public TestTimeAugmentation Augmentation { get; init; } = TestTimeAugmentation.None;
     public int Threads { get; init; }
 }
 
@@ -73,7 +75,7 @@ public static class PseudoMaskGenerator
             {
                 cancel.ThrowIfCancellationRequested();
                 var image = dataset.LoadImage(id);
-                var probabilities = Probabilities(network, normalization, image, settings.Source);
+                var probabilities = Probabilities(network, normalization, image, settings.Source, settings.Augmentation);
                 int[]? present = settings.RestrictToImageLabels
                     ? dataset.ImageLabels(id).Select((on, c) => (on, c)).Where(x => x.on).Select(x => x.c).ToArray()
                     : null;
@@ -91,23 +93,9 @@ public static class PseudoMaskGenerator
     }
 
     /// <summary>Class-major [classes][H·W] probabilities of one image from the chosen head(s), at the image's size.</summary>
-    public static float[] Probabilities(AsdtNetwork network, ImageNormalization normalization, RgbImage image, PsmSource source)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var device = network.parameters().First().device;
-        var x = ImageTensor(image, normalization).to(device);
-        var outputs = network.forward(x);
-        Tensor Prob(Tensor logits) =>
-            interpolate(logits, size: [image.Height, image.Width], mode: InterpolationMode.Bilinear, align_corners: false).softmax(1);
-        var p = source switch
-        {
-            PsmSource.SegTeacher => Prob(outputs.SegTeacherLogits),
-            PsmSource.Student => Prob(outputs.StudentLogits),
-            _ => maximum(Prob(outputs.SegTeacherLogits), Prob(outputs.StudentLogits)),
-        };
-        return p.cpu().contiguous().data<float>().ToArray();
-    }
+    public static float[] Probabilities(AsdtNetwork network, ImageNormalization normalization, RgbImage image, PsmSource source,
+        TestTimeAugmentation? augmentation = null) =>
+        HeadProbabilities.Compute(network, normalization, image, [source], augmentation ?? TestTimeAugmentation.None);
 
     /// <summary>Restriction, CRF and argmax of one image's probabilities.</summary>
     public static LabelMask Label(RgbImage image, float[] probabilities, int classes, IReadOnlyList<int>? present, CrfParameters? crf)

@@ -21,6 +21,8 @@ public sealed record HeadEvaluationSettings
     public bool RestrictToImageLabels { get; init; } = true;
     /// <summary>CRF for the "+ CRF" variants; null = only the plain argmax variants.</summary>
     public CrfParameters? Crf { get; init; } = CrfParameters.RrmInference;
+    /// <summary>Scales and flip of the heads' inference (the paper: single scale).</summary>
+    public TestTimeAugmentation Augmentation { get; init; } = TestTimeAugmentation.None;
     /// <summary>Also score the plain argmax (no CRF) of every source.</summary>
     public bool WithoutCrf { get; init; } = true;
     /// <summary>Score CAMs (PSA offline convention) over <see cref="CamThresholds"/>.</summary>
@@ -75,6 +77,8 @@ public sealed record HeadEvaluation
     public string? Shard { get; init; }
     public bool RestrictToImageLabels { get; init; }
     public string? Crf { get; init; }
+    /// <summary>Test-time augmentation of the heads (<see cref="TestTimeAugmentation.ToString"/>).</summary>
+    public string Inference { get; init; } = TestTimeAugmentation.None.ToString();
     public string Protocol { get; init; } = "";
     public HeadVariantScore[] Variants { get; init; } = [];
     public CamSweepResult? Cam { get; init; }
@@ -185,7 +189,7 @@ public static class HeadEvaluator
                 var (image, truth) = dataset.LoadPair(id);
                 var labels = dataset.ImageLabels(id);
                 int[] present = labels.Select((on, c) => (on, c)).Where(x => x.on).Select(x => x.c).ToArray();
-                float[] probabilities = variants.Count == 0 ? [] : HeadProbabilities(run, image, sources);
+                float[] probabilities = variants.Count == 0 ? [] : HeadProbabilities.Compute(network, run.Normalization, image, sources, settings.Augmentation);
                 float[]? cams = settings.Cam ? OfflineCam.Psa(network, run.Normalization, image, labels, settings.CamScales, settings.CamFlip) : null;
                 var item = new Pending(id, image, truth, probabilities, cams, present);
                 if (!queue.Writer.TryWrite(item)) queue.Writer.WriteAsync(item, cancel).AsTask().GetAwaiter().GetResult();
@@ -243,10 +247,11 @@ public static class HeadEvaluator
             Shard = shardText,
             RestrictToImageLabels = settings.RestrictToImageLabels,
             Crf = settings.Crf?.ToString(),
+            Inference = settings.Augmentation.ToString(),
             Protocol = (settings.RestrictToImageLabels
                            ? "Head outputs restricted to background + the image's classes (train protocol, ALGORITHM.md §7)"
                            : "No image-label restriction on head outputs (RRM's val protocol, A17)")
-                       + "; single scale, full image" + (settings.Crf != null ? $"; CRF {settings.Crf}" : "") + ".",
+                       + $"; {settings.Augmentation}, full image" + (settings.Crf != null ? $"; CRF {settings.Crf}" : "") + ".",
             Variants = variantScores.ToArray(),
             Cam = camResult,
             Seconds = clock.Elapsed.TotalSeconds,
@@ -255,27 +260,6 @@ public static class HeadEvaluator
     }
 
     static string Stem(string key) => key switch { "segTeacher" => "pst", "student" => "ps", _ => "pbar" };
-
-    /// <summary>Probabilities of the requested sources from one forward pass, concatenated source-major.</summary>
-    static float[] HeadProbabilities(Stage1Run run, RgbImage image, PsmSource[] sources)
-    {
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var network = run.Network;
-        var x = PseudoMaskGenerator.ImageTensor(image, run.Normalization).to(network.parameters().First().device);
-        var outputs = network.forward(x);
-        torch.Tensor Prob(torch.Tensor logits) => torch.nn.functional.interpolate(logits, size: [image.Height, image.Width],
-            mode: torch.InterpolationMode.Bilinear, align_corners: false).softmax(1);
-        var st = Prob(outputs.SegTeacherLogits);
-        var s = Prob(outputs.StudentLogits);
-        var parts = sources.Select(source => source switch
-        {
-            PsmSource.SegTeacher => st,
-            PsmSource.Student => s,
-            _ => torch.maximum(st, s),
-        }).ToArray();
-        return torch.cat(parts, 0).cpu().contiguous().data<float>().ToArray();
-    }
 
     static void Score(Pending item, PsmSource[] sources, List<(PsmSource Source, bool Crf)> variants, ConfusionMatrix[] matrices,
         CamThresholdSweep? sweep, ConfusionMatrix? fixedCam, HeadEvaluationSettings settings, int classes)

@@ -93,6 +93,11 @@ public sealed record Stage1Config
     /// <summary>CRF that turns P^st into B^st (A5: RRM inference parameters).</summary>
     public CrfParameters SegTeacherCrf { get; init; } = CrfParameters.RrmInference;
     public StudentStrategy Strategy { get; init; } = StudentStrategy.Alternate;
+    /// <summary>
+    /// How the heads are run on whole images for PSMs and scoring (ALGORITHM.md §7): the paper's single scale,
+    /// or §7's optional multi-scale + flip averaging. `asdt psm` / `asdt eval-run` default to this value.
+    /// </summary>
+    public Psm.TestTimeAugmentation Inference { get; init; } = Psm.TestTimeAugmentation.None;
     public PulseWidthSettings PulseWidth { get; init; } = new();
     public OptimizerSettings Optimizer { get; init; } = new();
     public int Iterations { get; init; } = 20_000;

@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Asdt.Psm;
+
+namespace Asdt.Cli.Commands;
+
+/// <summary>
+/// --scales / --flip / --single-scale of the commands that run the stage-1 heads on whole images (psm, eval-run):
+/// the run's own <see cref="Training.Stage1Config.Inference"/> unless overridden.
+/// </summary>
+public sealed class InferenceFlags
+{
+    readonly Option<string?> scales = new("--scales") { Description = "Test-time scales averaged before P̄ (e.g. 1,0.5,1.5) [default: the run's preset]" };
+    readonly Option<bool?> flip = new("--flip") { Description = "Also average the horizontally flipped image: true or false [default: the run's preset]" };
+    readonly Option<bool> single = new("--single-scale") { Description = "The paper's inference: scale 1, no flip (overrides the preset)" };
+
+    public IEnumerable<Option> Options => [scales, flip, single];
+
+    public TestTimeAugmentation Resolve(ParseResult parse, TestTimeAugmentation runDefault)
+    {
+        if (parse.GetValue(single))
+        {
+            if (parse.GetValue(scales) != null || parse.GetValue(flip) != null)
+                throw new AsdtException("--single-scale excludes --scales and --flip");
+            return TestTimeAugmentation.None;
+        }
+        var result = runDefault;
+        if (parse.GetValue(scales) is string s) result = result with { Scales = EvalRunCommand.ParseList(s, "--scales") };
+        if (result.Scales.Any(v => !(v > 0) || v > 8)) throw new AsdtException($"--scales: every scale must be in (0, 8] (got {string.Join(",", result.Scales)})");
+        if (parse.GetValue(flip) is bool f) result = result with { Flip = f };
+        return result;
+    }
+}
