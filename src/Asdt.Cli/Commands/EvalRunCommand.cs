@@ -62,7 +62,7 @@ public static class EvalRunCommand
                 Augmentation = Inference.Resolve(parse, run.Config.Inference),
                 WithoutCrf = !parse.GetValue(CrfOnly),
                 Cam = !parse.GetValue(NoCam),
-                CamScales = parse.GetValue(CamScales) is string s ? ParseList(s, "--cam-scales") : OfflineCam.PsaScales,
+                CamScales = parse.GetValue(CamScales) is string s ? ParseScales(s, "--cam-scales") : OfflineCam.PsaScales,
                 CamFlip = !parse.GetValue(CamNoFlip),
                 CamThresholds = parse.GetValue(CamThresholds) is string t ? ParseThresholds(t) : CamThresholdSweep.DefaultThresholds,
                 CamThreshold = parse.GetValue(CamThreshold),
@@ -106,13 +106,21 @@ public static class EvalRunCommand
         }).Distinct().ToArray();
     }
 
+    /// <summary>Image scales: comma-separated numbers in (0, 8].</summary>
+    public static double[] ParseScales(string text, string option)
+    {
+        var values = ParseList(text, option);
+        if (values.Any(v => !(v > 0) || v > 8)) throw new AsdtException($"{option}: every scale must be in (0, 8] (got '{text}')");
+        return values;
+    }
+
     public static double[] ParseList(string text, string option)
     {
         try
         {
             var values = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray();
-            if (values.Length == 0) throw new FormatException();
+            if (values.Length == 0 || values.Any(double.IsNaN)) throw new FormatException();
             return values;
         }
         catch (FormatException) { throw new AsdtException($"{option}: expected comma-separated numbers (got '{text}')"); }

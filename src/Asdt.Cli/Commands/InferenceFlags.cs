@@ -24,8 +24,7 @@ public sealed class InferenceFlags
             return TestTimeAugmentation.None;
         }
         var result = runDefault;
-        if (parse.GetValue(scales) is string s) result = result with { Scales = EvalRunCommand.ParseList(s, "--scales") };
-        if (result.Scales.Any(v => !(v > 0) || v > 8)) throw new AsdtException($"--scales: every scale must be in (0, 8] (got {string.Join(",", result.Scales)})");
+        if (parse.GetValue(scales) is string s) result = result with { Scales = EvalRunCommand.ParseScales(s, "--scales") };
         if (parse.GetValue(flip) is bool f) result = result with { Flip = f };
         return result;
     }

@@ -18,6 +18,8 @@ public static class TrainCommand
     static readonly Option<int?> OutputStride = new("--output-stride") { Description = "Backbone output stride: 8, 16 or 32 (dilation replaces the later strides)" };
     static readonly Option<int?> HeadWidth = new("--head-width") { Description = "Hidden channels of the seg-teacher and student heads (paper 512)" };
     static readonly Option<int?> HeadDilation = new("--head-dilation") { Description = "Dilation of the heads' 3x3 convolutions (paper 12 at output stride 8)" };
+    static readonly Option<double?> EnergyWeight = new("--energy-weight") { Description = "λ of the energy loss L_str (RRM 1e-7, lattice units)" };
+    static readonly Option<string?> CamScales = new("--cam-scales") { Description = "Scales of the online multi-scale CAM behind B^ct (paper 1,0.5,1.5,2)" };
     static readonly Option<int?> FrozenStages = new("--frozen-stages") { Description = "Leading backbone stages that are not trained (0 = fine-tune all; 5 = ResNet fully frozen)" };
     static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
     static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per batch" };
@@ -61,7 +63,7 @@ public static class TrainCommand
 
     static IEnumerable<Option> AllOptions() =>
     [
-        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
         Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
@@ -99,6 +101,8 @@ public static class TrainCommand
                 HiddenChannels = flags.Value(HeadWidth, c.Heads.HiddenChannels),
                 Dilation = flags.Value(HeadDilation, c.Heads.Dilation),
             },
+            CamScales = flags.Text(CamScales, null) is string scales ? EvalRunCommand.ParseScales(scales, "--cam-scales") : c.CamScales,
+            EnergyLoss = c.EnergyLoss with { Weight = flags.Value(EnergyWeight, c.EnergyLoss.Weight) },
             Iterations = flags.Value(Iterations, c.Iterations),
             BatchSize = flags.Value(BatchSize, c.BatchSize),
             Strategy = flags.Value(Strategy, c.Strategy),

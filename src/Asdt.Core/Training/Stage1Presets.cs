@@ -1,3 +1,5 @@
+using Asdt.Psm;
+
 namespace Asdt.Training;
 
 /// <summary>
@@ -26,7 +28,7 @@ public static class Stage1Presets
 
     /// <summary>
     /// ImageNet ResNet-18 (NuGet ONNX) on MSRC-21 objects, sized to finish in about a quarter of an hour on 2 cores
-    /// with four PW periods: the backbone stays frozen (a linear classifier on frozen ImageNet features already
+    /// with ten PW periods: the backbone stays frozen (a linear classifier on frozen ImageNet features already
     /// gives good CAMs, and fine-tuning layer3–4 did not improve them), the class-teacher is warmed up at PSA's
     /// 0.01-scale rate (A14), and the ASDT iterations use RRM's rates for the new layers.
     /// </summary>
@@ -34,7 +36,9 @@ public static class Stage1Presets
     /// Chosen on the MSRC-21 <b>val</b> split (58 images; never on the reported train split), 2026-11-25:
     /// CAM mIoU after 300 classifier-only iterations — RRM's lr 7e-4 (classifier 7e-3): 27.6; lr 0.01: 55.5;
     /// lr 0.01 + momentum 0.9: 56.0; lr 0.01 with layer3–4 trained: 55.3. Full 900-iteration runs, P̄ + CRF:
-    /// lr 0.01 throughout 64.6; warm-up 0.01 then RRM's 7e-4: 65.7 (this preset).
+    /// lr 0.01 throughout 64.6; warm-up 0.01 then RRM's 7e-4: 65.7. 2026-11-29, same split: 1,800 iterations instead of
+    /// 900: 66.6; with multi-scale + flip inference (scales 0.75, 1, 1.25, 1.5): 69.2 (this preset; other scale sets
+    /// 66.3–68.6); λ = 4e-7 for the energy loss (the 224 crops make L_str relatively weaker than on VOC): 63.3, not taken.
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
@@ -43,10 +47,11 @@ public static class Stage1Presets
         Backbone = new BackboneSettings { Kind = "resnet18-imagenet", OutputStride = 16, FrozenStages = 5 },
         Heads = new HeadSettings { HiddenChannels = 256, Dilation = 4 },
         CamScales = [1.0, 0.5, 1.5],
-        Iterations = 900,
+        Iterations = 1800,
         ClassifierWarmup = 300,
         ClassifierWarmupLearningRate = 0.01,
         PulseWidth = new PulseWidthSettings { Period = 150, Tau = 5 },
+        Inference = new TestTimeAugmentation { Scales = [0.75, 1.0, 1.25, 1.5], Flip = true },
         CheckpointEvery = 100,
         Device = "cpu",
         Deviations =
@@ -57,7 +62,8 @@ public static class Stage1Presets
             "crop 224 instead of 321 (MSRC images are 320x213)",
             "CAM scales 1, 0.5, 1.5 (no 2.0) to save forward time",
             "300 classifier-only warm-up iterations at lr 0.01 on their own poly schedule (A14; RRM train_from_init at 7e-4 left the CAMs at 27.6 mIoU on MSRC val, 0.01 gives 55.5) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
-            "900 iterations instead of 20,000: 600 ASDT iterations = four PW periods of the paper's T = 150, τ = 5; about 12 minutes on 2 cores",
+            "1,800 iterations instead of 20,000: 1,500 ASDT iterations = ten PW periods of the paper's T = 150, τ = 5; about 15 minutes on 2 cores",
+            "PSMs and head scores from multi-scale + flip inference (scales 0.75, 1, 1.25, 1.5 × flip, P^st and P^s averaged before the max; ALGORITHM.md §7 optional) instead of single scale: +2.7 mIoU on MSRC val; --single-scale gives the paper's inference",
         ],
     };
 
@@ -73,7 +79,7 @@ public static class Stage1Presets
         CheckpointEvery = 60,
         Deviations =
         [
-            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("900") && !d.StartsWith("300")),
+            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("1,800") && !d.StartsWith("300")),
             "demo dataset, crop 96",
             "40 classifier-only warm-up iterations at lr 0.01 on their own poly schedule",
             "240 iterations with T = 40 (τ = 5 → T_h = 8, T_l = 32): five PW periods after warm-up",

@@ -34,4 +34,40 @@ public class TrainFlagsTests
         Assert.Null(c.ClassifierWarmupLearningRate);
         Assert.Equal(0, c.Backbone.FrozenStages);
     }
+
+    [Fact]
+    public void ArchitectureAndLossFlagsOverrideThePresetAndAreRecorded()
+    {
+        var c = Parse("--preset", "cpu", "--output-stride", "32", "--head-width", "128", "--head-dilation", "2",
+            "--energy-weight", "4e-7", "--cam-scales", "1, 0.5,2");
+        Assert.Equal(32, c.Backbone.OutputStride);
+        Assert.Equal(128, c.Heads.HiddenChannels);
+        Assert.Equal(2, c.Heads.Dilation);
+        Assert.Equal(4e-7, c.EnergyLoss.Weight);
+        Assert.Equal([1.0, 0.5, 2.0], c.CamScales);
+        Assert.Equal(["--output-stride=32", "--head-width=128", "--head-dilation=2", "--cam-scales=1, 0.5,2", "--energy-weight=4E-07"], c.Overrides);
+        // Untouched values stay the preset's.
+        Assert.Equal(Stage1Presets.Cpu.EnergyLoss.SigmaRgb, c.EnergyLoss.SigmaRgb);
+        Assert.Equal(Stage1Presets.Cpu.Heads.ClassifierDropout, c.Heads.ClassifierDropout);
+        var error = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--cam-scales", "1,x"));
+        Assert.Contains("--cam-scales", error.Message);
+        Assert.Contains("(0, 8]", Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--cam-scales", "1,0")).Message);
+    }
+
+    [Fact]
+    public void InferenceFlagsOverrideTheRunsDefault()
+    {
+        var flags = new InferenceFlags();
+        var command = new System.CommandLine.Command("x");
+        foreach (var o in flags.Options) command.Options.Add(o);
+        var runDefault = Stage1Presets.Cpu.Inference;
+        Assert.Same(runDefault, flags.Resolve(command.Parse([]), runDefault));
+        var scales = flags.Resolve(command.Parse(["--scales", "1,2"]), runDefault);
+        Assert.Equal([1.0, 2.0], scales.Scales);
+        Assert.Equal(runDefault.Flip, scales.Flip);
+        Assert.False(flags.Resolve(command.Parse(["--flip", "false"]), runDefault).Flip);
+        Assert.True(flags.Resolve(command.Parse(["--single-scale"]), runDefault).IsSingleScale);
+        Assert.Throws<AsdtException>(() => flags.Resolve(command.Parse(["--single-scale", "--scales", "1,2"]), runDefault));
+        Assert.Throws<AsdtException>(() => flags.Resolve(command.Parse(["--scales", "-1"]), runDefault));
+    }
 }

@@ -75,6 +75,20 @@ public class CrfKernelDiagnosticTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The cases of <see cref="DenseCrfTests.Cases"/> with their unaries and the all-exact CRF's result.</summary>
+    static IEnumerable<(string Photo, string Preset, byte[] Rgb, float[] P, int Labels, CrfParameters Par, float[] Qe)> ExactCases(int w, int h)
+    {
+        foreach (var row in DenseCrfTests.Cases)
+        {
+            var (photo, x0, y0, preset) = ((string)row[0], (int)row[1], (int)row[2], (string)row[3]);
+            var rgb = CrfTestImages.Crop(photo, x0, y0, w, h);
+            var gt = CrfTestImages.GroundTruth(photo, x0, y0, w, h);
+            var p = CrfTestImages.GroundTruthProbabilities(gt, w, h, seed: 1, out int labels);
+            var par = CrfParameters.FromName(preset)!;
+            yield return (photo, preset, rgb, p, labels, par, ExactDenseCrf.Infer(rgb, w, h, p, labels, par));
+        }
+    }
+
     /// <summary>
     /// Measured on the 14 cases (24,640 pixels; misses overall / on exact-Q margin &gt; 0.1 / on unary margin &gt; 0.1):
     /// separable position + brute-force bilateral 0 / 0 / 0 (the all-exact CRF's labels on every pixel);
@@ -87,14 +101,8 @@ public class CrfKernelDiagnosticTests(ITestOutputHelper output)
         const int w = 44, h = 40, n = w * h;
         var combos = new (Way Pos, Way Bil)[] { (Way.Separable, Way.BruteForce), (Way.Lattice, Way.BruteForce), (Way.Separable, Way.Lattice), (Way.Lattice, Way.Lattice) };
         var totals = new (int Miss, int QMiss, int QConf, int UMiss, int UConf)[combos.Length];
-        foreach (var row in DenseCrfTests.Cases)
+        foreach (var (photo, preset, rgb, p, labels, par, qe) in ExactCases(w, h))
         {
-            var (photo, x0, y0, preset) = ((string)row[0], (int)row[1], (int)row[2], (string)row[3]);
-            var rgb = CrfTestImages.Crop(photo, x0, y0, w, h);
-            var gt = CrfTestImages.GroundTruth(photo, x0, y0, w, h);
-            var p = CrfTestImages.GroundTruthProbabilities(gt, w, h, seed: 1, out int labels);
-            var par = CrfParameters.FromName(preset)!;
-            var qe = ExactDenseCrf.Infer(rgb, w, h, p, labels, par);
             var line = $"{photo} {preset}:";
             for (int c = 0; c < combos.Length; c++)
             {
@@ -138,14 +146,8 @@ public class CrfKernelDiagnosticTests(ITestOutputHelper output)
             ("weight -1%", p => p with { BilateralWeight = p.BilateralWeight * 0.99f }),
         };
         var totals = new (int Miss, int QMiss, int QConf, int UMiss, int UConf)[perturbations.Length];
-        foreach (var row in DenseCrfTests.Cases)
+        foreach (var (photo, preset, rgb, p, labels, par, qe) in ExactCases(w, h))
         {
-            var (photo, x0, y0, preset) = ((string)row[0], (int)row[1], (int)row[2], (string)row[3]);
-            var rgb = CrfTestImages.Crop(photo, x0, y0, w, h);
-            var gt = CrfTestImages.GroundTruth(photo, x0, y0, w, h);
-            var p = CrfTestImages.GroundTruthProbabilities(gt, w, h, seed: 1, out int labels);
-            var par = CrfParameters.FromName(preset)!;
-            var qe = ExactDenseCrf.Infer(rgb, w, h, p, labels, par);
             for (int k = 0; k < perturbations.Length; k++)
             {
                 var q = ExactDenseCrf.Infer(rgb, w, h, p, labels, perturbations[k].Apply(par));
