@@ -58,7 +58,7 @@ public static class AblateCommand
             WithoutCrf = true,
             Cam = cam,
         };
-        var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true));
+        var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
         var results = new Dictionary<StudentStrategy, HeadEvaluation>();
         AblationTable Table() => new()
         {

@@ -107,7 +107,7 @@ public static class StudyRunner
         return (s, r);
     }
 
-    public static string Protocol(string split, bool restrict, bool crf) =>
-        $"{split} split, single scale, full images, {(crf ? "dense CRF (RRM inference parameters)" : "no CRF")}, " +
+    public static string Protocol(string split, bool restrict, bool crf, Psm.TestTimeAugmentation inference) =>
+        $"{split} split, {inference}, full images, {(crf ? "dense CRF (RRM inference parameters)" : "no CRF")}, " +
         (restrict ? "outputs restricted to background + the image's classes (train protocol)" : "no image-label restriction (RRM's val protocol, A17)");
 }

@@ -62,7 +62,7 @@ public static class SweepCommand
             WithoutCrf = allHeads,
             Cam = false,
         };
-        var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true));
+        var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
         var points = (from period in periods from tau in taus select (period, tau)).ToArray();
         var results = new Dictionary<(int, double), HeadEvaluation>();
         SweepTable Table() => new()

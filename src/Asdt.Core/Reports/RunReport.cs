@@ -306,7 +306,7 @@ public static class RunReport
             {
                 var (image, truth) = ds.LoadPair(id);
                 var present = Present(ds, id);
-                var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max);
+                var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max, config.Inference);
                 var psm = PseudoMaskGenerator.Label(image, p, classes, present, config.SegTeacherCrf);
                 psmCache[id] = psm;
                 matrix.Add(truth.Labels, psm.Labels);
@@ -340,7 +340,7 @@ public static class RunReport
         int classes = run.Network.Classes, fg = classes - 1;
         var cams = OfflineCam.Training(run.Network, run.Normalization, image, labels, config.CamScales);
         var bct = ReliableLabel.Compute(image.Pixels, image.Width, image.Height, cams, fg, present, config.ReliableLabel, threads: 2);
-        var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max);
+        var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max, config.Inference);
         string psmPath = Path.Combine(psmFolder, id + ".png");
         var psm = psmCache.TryGetValue(id, out var cached) ? cached
             : File.Exists(psmPath) ? PalettePng.Read(psmPath)

@@ -39,12 +39,12 @@ public class FailureTests
         using var tmp = TestData.NewTempFolder("asdt-psmkill-");
         var (_, run) = TinyRun(tmp);
         string straight = Path.Combine(tmp.Path, "psm-a"), killed = Path.Combine(tmp.Path, "psm-b");
-        var r = AsdtChild.Run(tmp.Path, Limit, "psm", "--run", run, "--out", straight, "--threads", "2");
+        var r = AsdtChild.Run(tmp.Path, Limit, "psm", "--run", run, "--out", straight, "--threads", "2", "--single-scale");
         Assert.True(r.Code == 0, r.Err);
         var expected = Directory.GetFiles(straight).Select(Path.GetFileName).Order().ToArray();
         Assert.True(expected.Length >= 15, $"{expected.Length} masks");
 
-        using (var child = AsdtChild.Start(tmp.Path, "psm", "--run", run, "--out", killed, "--threads", "2"))
+        using (var child = AsdtChild.Start(tmp.Path, "psm", "--run", run, "--out", killed, "--threads", "2", "--single-scale"))
             child.KillWhen(() => Directory.Exists(killed) && Directory.GetFiles(killed, "*.png").Length >= 6, Limit, "6 masks written");
         // Whatever the kill left visible is complete: every PNG decodes and equals the uninterrupted run's.
         var partial = Directory.GetFiles(killed, "*.png");
@@ -55,7 +55,7 @@ public class FailureTests
             Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Path.GetFileName(f))), File.ReadAllBytes(f));
         }
 
-        r = AsdtChild.Run(tmp.Path, Limit, "psm", "--run", run, "--out", killed, "--threads", "2");
+        r = AsdtChild.Run(tmp.Path, Limit, "psm", "--run", run, "--out", killed, "--threads", "2", "--single-scale");
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains($"{partial.Length} already there", r.Out);
         Assert.Equal(expected, Directory.GetFiles(killed).Select(Path.GetFileName).Order().ToArray()); // no temporaries, hidden or not
