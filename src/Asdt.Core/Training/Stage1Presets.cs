@@ -62,7 +62,7 @@ public static class Stage1Presets
             "crop 224 instead of 321 (MSRC images are 320x213)",
             "CAM scales 1, 0.5, 1.5 (no 2.0) to save forward time",
             "300 classifier-only warm-up iterations at lr 0.01 on their own poly schedule (A14; RRM train_from_init at 7e-4 left the CAMs at 27.6 mIoU on MSRC val, 0.01 gives 55.5) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
-            "1,800 iterations instead of 20,000: 1,500 ASDT iterations = ten PW periods of the paper's T = 150, τ = 5; about 15 minutes on 2 cores",
+            "1,800 iterations instead of 20,000: 1,500 ASDT iterations = ten PW periods of the paper's T = 150, τ = 5; about 16 minutes on 2 idle cores (0.63 s per ASDT iteration)",
             "PSMs and head scores from multi-scale + flip inference (scales 0.75, 1, 1.25, 1.5 × flip, P^st and P^s averaged before the max; ALGORITHM.md §7 optional) instead of single scale: +2.7 mIoU on MSRC val; --single-scale gives the paper's inference",
         ],
     };
