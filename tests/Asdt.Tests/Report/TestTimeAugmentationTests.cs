@@ -1,4 +1,6 @@
+using Asdt.Cli.Commands;
 using Asdt.Data;
+using Asdt.Evaluation;
 using Asdt.Psm;
 using Asdt.Training;
 using TorchSharp;
@@ -98,6 +100,22 @@ public class TestTimeAugmentationTests(TinyRunFixture fixture) : IClassFixture<T
         var old = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
         old.Remove("inference");
         Assert.True(System.Text.Json.JsonSerializer.Deserialize<Stage1Config>(old.ToJsonString(), Runs.AsdtJson.Options)!.Inference.IsSingleScale);
+    }
+
+    [Fact]
+    public void Psm_folder_records_its_inference_and_refuses_masks_made_otherwise()
+    {
+        using var run = Stage1Run.Open(fixture.Run);
+        using var output = TestData.NewTempFolder();
+        var shard = Shard.Parse("0/6");
+        var multi = new PsmSettings { Threads = 2, Augmentation = new TestTimeAugmentation { Scales = [1.0, 0.5], Flip = true } };
+        PsmCommand.Generate(run, "val", output.Path, multi, shard);
+        string record = File.ReadAllText(Path.Combine(output.Path, PsmCommand.SettingsFile));
+        Assert.Contains("\"flip\": true", record);
+        Assert.Contains("0.5", record);
+        PsmCommand.Generate(run, "val", output.Path, multi, Shard.Parse("1/6")); // another shard, same settings: fine
+        var error = Assert.Throws<AsdtException>(() => PsmCommand.Generate(run, "val", output.Path, multi with { Augmentation = TestTimeAugmentation.None }, shard));
+        Assert.Contains(PsmCommand.SettingsFile, error.Message);
     }
 
     static RgbImage Mirror(RgbImage image)
