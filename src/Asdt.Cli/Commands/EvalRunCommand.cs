@@ -32,6 +32,7 @@ public static class EvalRunCommand
     static readonly Option<int?> Limit = new("--limit") { Description = "Score only the first N images (quick look)" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i" };
     static readonly InferenceFlags Inference = new();
+    static readonly CrfFlag CrfOption = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
@@ -41,6 +42,7 @@ public static class EvalRunCommand
             Run, Split, Dataset, Root, Out, Restrict, NoCrf, CrfOnly, Heads, NoCam, CamScales, CamNoFlip, CamThresholds, CamThreshold, Limit, ShardOption, Threads,
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
+        command.Options.Add(CrfOption.Option);
         command.SetAction(parse =>
         {
             string runFolder = parse.GetValue(Run)!;
@@ -58,7 +60,7 @@ public static class EvalRunCommand
             {
                 Sources = ParseHeads(parse.GetValue(Heads)),
                 RestrictToImageLabels = restrict,
-                Crf = parse.GetValue(NoCrf) ? null : run.Config.SegTeacherCrf,
+                Crf = CrfOption.Resolve(parse, run.Config.SegTeacherCrf, parse.GetValue(NoCrf)),
                 Augmentation = Inference.Resolve(parse, run.Config.Inference),
                 WithoutCrf = !parse.GetValue(CrfOnly),
                 Cam = !parse.GetValue(NoCam),

@@ -20,6 +20,7 @@ public static class PsmCommand
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Plain argmax, no dense CRF" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i (for job arrays)" };
     static readonly InferenceFlags Inference = new();
+    static readonly CrfFlag CrfOption = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
@@ -29,6 +30,7 @@ public static class PsmCommand
             Run, Out, Split, Dataset, Root, Source, NoRestrict, NoCrf, ShardOption, Threads,
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
+        command.Options.Add(CrfOption.Option);
         command.SetAction(parse =>
         {
             string run = parse.GetValue(Run)!;
@@ -39,7 +41,7 @@ public static class PsmCommand
             {
                 Source = parse.GetValue(Source),
                 RestrictToImageLabels = !parse.GetValue(NoRestrict),
-                Crf = parse.GetValue(NoCrf) ? null : stage1.Config.SegTeacherCrf,
+                Crf = CrfOption.Resolve(parse, stage1.Config.SegTeacherCrf, parse.GetValue(NoCrf)),
                 Augmentation = Inference.Resolve(parse, stage1.Config.Inference),
                 Threads = parse.GetValue(Threads),
             };

@@ -63,6 +63,28 @@ public sealed record CrfParameters(
             _ => null,
         };
 
+    /// <summary>
+    /// A preset name (<see cref="PresetNames"/>) or "gaussian-sxy,gaussian-weight,bilateral-sxy,bilateral-srgb,bilateral-weight[,iterations]"
+    /// (invariant culture). Throws <see cref="ArgumentException"/> with a one-line reason.
+    /// </summary>
+    public static CrfParameters Parse(string text)
+    {
+        if (FromName(text) is { } named) return named;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length is not (5 or 6))
+            throw new ArgumentException($"'{text}' is neither a preset ({string.Join(", ", PresetNames)}) nor 5 or 6 comma-separated numbers");
+        var v = new float[5];
+        for (int i = 0; i < 5; i++)
+            if (!float.TryParse(parts[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out v[i]))
+                throw new ArgumentException($"'{parts[i]}' in '{text}' is not a number");
+        int iterations = 10;
+        if (parts.Length == 6 && !int.TryParse(parts[5], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out iterations))
+            throw new ArgumentException($"'{parts[5]}' in '{text}' is not a whole number of iterations");
+        var result = new CrfParameters(v[0], v[1], v[2], v[3], v[4], iterations);
+        result.Validate();
+        return result;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> when a value is out of range.</summary>
     public void Validate()
     {

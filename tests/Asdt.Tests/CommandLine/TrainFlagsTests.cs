@@ -1,3 +1,4 @@
+using Asdt.Crf;
 using Asdt.Cli.Commands;
 using Asdt.Training;
 
@@ -69,5 +70,24 @@ public class TrainFlagsTests
         Assert.True(flags.Resolve(command.Parse(["--single-scale"]), runDefault).IsSingleScale);
         Assert.Throws<AsdtException>(() => flags.Resolve(command.Parse(["--single-scale", "--scales", "1,2"]), runDefault));
         Assert.Throws<AsdtException>(() => flags.Resolve(command.Parse(["--scales", "-1"]), runDefault));
+    }
+
+    [Fact]
+    public void CrfFlagTakesAPresetOrNumbersAndExcludesNoCrf()
+    {
+        var flag = new CrfFlag();
+        var command = new System.CommandLine.Command("x") { flag.Option };
+        var runDefault = CrfParameters.RrmInference;
+        Assert.Same(runDefault, flag.Resolve(command.Parse([]), runDefault, noCrf: false));
+        Assert.Null(flag.Resolve(command.Parse([]), runDefault, noCrf: true));
+        Assert.Same(CrfParameters.LabelCrf, flag.Resolve(command.Parse(["--crf", "label-crf"]), runDefault, false));
+        Assert.Equal(new CrfParameters(3, 3, 83, 5, 8, 10), flag.Resolve(command.Parse(["--crf", "3,3,83,5,8"]), runDefault, false));
+        Assert.Equal(new CrfParameters(1, 3, 67, 3.5f, 4, 5), flag.Resolve(command.Parse(["--crf", "1, 3, 67, 3.5, 4, 5"]), runDefault, false));
+        Assert.Throws<AsdtException>(() => flag.Resolve(command.Parse(["--crf", "afa"]), runDefault, noCrf: true));
+        foreach (var bad in new[] { "nope", "3,3,83,5", "3,3,x,5,4", "3,3,83,0,4", "3,3,83,5,4,2.5", "3,-1,83,5,4" })
+        {
+            var e = Assert.Throws<AsdtException>(() => flag.Resolve(command.Parse(["--crf", bad]), runDefault, false));
+            Assert.StartsWith("--crf: ", e.Message);
+        }
     }
 }
