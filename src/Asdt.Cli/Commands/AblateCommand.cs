@@ -70,7 +70,7 @@ public static class AblateCommand
             string label = $"ablate row {AblationTable.RowName(strategy)} ({strategy})";
             string folder = RowFolder(output, strategy);
             var config = baseConfig with { Strategy = strategy, Overrides = [.. baseConfig.Overrides, $"--strategy={strategy} (asdt ablate row {AblationTable.RowName(strategy)})"] };
-            StudyRunner.TrainIfNeeded(label, config, folder);
+            StudyRunner.TrainIfNeeded(label, config, folder, output);
             results[strategy] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
             if (report) StudyRunner.Report(label, folder);
             Write(output, Table());

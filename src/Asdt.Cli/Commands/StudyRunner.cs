@@ -13,15 +13,7 @@ namespace Asdt.Cli.Commands;
 public static class StudyRunner
 {
     /// <summary>Iterations finished according to the run's checkpoint (0 without one).</summary>
-    public static long FinishedIterations(string runFolder)
-    {
-        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile);
-        if (!File.Exists(state)) return 0;
-        using var doc = JsonDocument.Parse(File.ReadAllText(state));
-        foreach (var p in doc.RootElement.EnumerateObject())
-            if (p.Name.Equals("iteration", StringComparison.OrdinalIgnoreCase)) return p.Value.GetInt64();
-        return 0;
-    }
+    public static long FinishedIterations(string runFolder) => SharedWarmup.FinishedIterations(runFolder);
 
     /// <summary>Sum of the per-iteration seconds in metrics.jsonl (null without metrics).</summary>
     public static double? TrainingSeconds(string runFolder)
@@ -34,8 +26,27 @@ public static class StudyRunner
         return total;
     }
 
-    public static void TrainIfNeeded(string label, Stage1Config config, string runFolder)
+    /// <summary>
+    /// Trains the run unless finished. With <paramref name="studyFolder"/>, a fresh run starts from the study's shared
+    /// classifier-only warm-up (<see cref="SharedWarmup"/>), trained once for all runs that have the same one; a lock file
+    /// lets studies run as several processes side by side (one trains the warm-up, the others wait for it).
+    /// </summary>
+    public static void TrainIfNeeded(string label, Stage1Config config, string runFolder, string? studyFolder = null)
     {
+        if (studyFolder != null && SharedWarmup.Applies(config) && !File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile)))
+        {
+            string warmup = SharedWarmup.Folder(studyFolder, config);
+            using (WarmupLock(warmup + ".lock", label))
+            {
+                if (SharedWarmup.Seed(config, runFolder, warmup, (c, folder, resume, stopAfter) =>
+                    {
+                        Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
+                        var trainer = new Stage1Trainer(c, folder);
+                        ProgressDisplay.Run("warm-up", stopAfter, 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
+                    }))
+                    Console.WriteLine($"{label}: starts from the shared warm-up in {warmup}");
+            }
+        }
         long finished = FinishedIterations(runFolder);
         if (finished >= config.Iterations)
         {
@@ -45,6 +56,22 @@ public static class StudyRunner
         bool resume = File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile));
         Console.WriteLine($"{label}: {(resume ? $"resuming at iteration {finished}" : "training")} in {runFolder}");
         TrainCommand.Train(config, runFolder, resume);
+    }
+
+    /// <summary>Holds an exclusive lock file (released when the process ends, however it ends); waits while another process holds it.</summary>
+    static FileStream WarmupLock(string path, string label)
+    {
+        bool said = false;
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (File.Exists(path))
+            {
+                if (!said) Console.WriteLine($"{label}: waiting for the shared warm-up that another process is training ({path})");
+                said = true;
+                Thread.Sleep(2000);
+            }
+        }
     }
 
     /// <summary>The run's heads.json for this split and protocol, evaluated now if missing or made with other settings.</summary>

@@ -81,7 +81,7 @@ public static class SweepCommand
                 PulseWidth = baseConfig.PulseWidth with { Period = period, Tau = tau },
                 Overrides = [.. baseConfig.Overrides, string.Create(CultureInfo.InvariantCulture, $"--period={period} --tau={tau} (asdt sweep point)")],
             };
-            StudyRunner.TrainIfNeeded(label, config, folder);
+            StudyRunner.TrainIfNeeded(label, config, folder, output);
             results[(period, tau)] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
             if (report) StudyRunner.Report(label, folder);
             Write(output, Table());

@@ -29,9 +29,15 @@ public sealed class Stage1Trainer
         this.runFolder = runFolder;
     }
 
-    /// <summary>Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.</summary>
-    public void Run(bool resume, IProgressSink? progress = null, Action<IterationMetrics>? onIteration = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.
+    /// With <paramref name="stopAfter"/>, stops (with a checkpoint) after that many iterations, as if killed there: the
+    /// schedules are still those of the whole run, so a later resume continues it exactly (<see cref="SharedWarmup"/>).
+    /// </summary>
+    public void Run(bool resume, IProgressSink? progress = null, Action<IterationMetrics>? onIteration = null, CancellationToken cancel = default,
+        long? stopAfter = null)
     {
+        long end = Math.Min(config.Iterations, stopAfter ?? config.Iterations);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
         string configJson = AsdtJson.Serialize(config);
         bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage1Checkpoint.StateFile);
@@ -65,8 +71,8 @@ public sealed class Stage1Trainer
         var runClock = Stopwatch.StartNew();
         // Data loading overlaps with compute: batch t + 1 is decoded and augmented while step t runs
         // (a batch depends only on (seed, t), so prefetching changes nothing but the time).
-        Task<TrainingBatch>? prefetch = start < config.Iterations ? Task.Run(() => sampler.Batch(start)) : null;
-        for (long t = start; t < config.Iterations; t++)
+        Task<TrainingBatch>? prefetch = start < end ? Task.Run(() => sampler.Batch(start)) : null;
+        for (long t = start; t < end; t++)
         {
             cancel.ThrowIfCancellationRequested();
             var iterationClock = Stopwatch.StartNew();
@@ -80,7 +86,7 @@ public sealed class Stage1Trainer
                 var dataClock = Stopwatch.StartNew();
                 var batch = prefetch!.GetAwaiter().GetResult();
                 long next = t + 1;
-                prefetch = next < config.Iterations ? Task.Run(() => sampler.Batch(next)) : null;
+                prefetch = next < end ? Task.Run(() => sampler.Batch(next)) : null;
                 double dataSeconds = dataClock.Elapsed.TotalSeconds;   // time spent waiting for the batch
                 double lr = sgd.SetLearningRate(t);
                 var (loss, m) = step.Run(batch, t, device);
@@ -100,7 +106,7 @@ public sealed class Stage1Trainer
             metrics.Append(record);
             onIteration?.Invoke(record);
             progress?.Report(t + 1, $"{record.Phase} loss {record.Loss:0.000} cls {record.ClassLoss:0.000}");
-            bool last = t + 1 == config.Iterations;
+            bool last = t + 1 == end;
             if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
             {
                 // Never replace the last good checkpoint with weights an update made non-finite.

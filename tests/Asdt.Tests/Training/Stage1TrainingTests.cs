@@ -62,4 +62,49 @@ public class Stage1TrainingTests
         var e2 = Assert.Throws<AsdtException>(() => new Stage1Trainer(changed, run).Run(resume: true));
         Assert.Contains("seed", e2.Message);
     }
+
+    [Fact]
+    public void RunsStartedFromTheSharedWarmupContinueExactlyLikeWholeRuns()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 12);
+        var alternate = TinyConfig(data, iterations: 14) with { ClassifierWarmup = 6 };
+        var rowI = alternate with { Strategy = StudentStrategy.ClassTeacherOnly, PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 } };
+        string study = Path.Combine(temp.Path, "study");
+        Assert.Equal(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, rowI));
+        Assert.NotEqual(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, alternate with { ClassifierWarmup = 5 }));
+        string warmup = SharedWarmup.Folder(study, alternate);
+
+        int warmupTrainings = 0;
+        void Train(Stage1Config c, string folder, bool resume, long stopAfter)
+        {
+            warmupTrainings++;
+            new Stage1Trainer(c, folder).Run(resume, stopAfter: stopAfter);
+        }
+        foreach (var config in new[] { alternate, rowI })
+        {
+            string whole = Path.Combine(temp.Path, $"whole-{config.Strategy}"), seeded = Path.Combine(study, $"seeded-{config.Strategy}");
+            new Stage1Trainer(config, whole).Run(resume: false);
+            Assert.True(SharedWarmup.Seed(config, seeded, warmup, Train));
+            Assert.False(SharedWarmup.Seed(config, seeded, warmup, Train)); // has its config now
+            Assert.Equal(6, SharedWarmup.FinishedIterations(seeded));
+            new Stage1Trainer(config, seeded).Run(resume: true);
+
+            Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(whole, "checkpoint", "model.safetensors"), Path.Combine(seeded, "checkpoint", "model.safetensors"));
+            Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(whole, "checkpoint", "extra.safetensors"), Path.Combine(seeded, "checkpoint", "extra.safetensors"));
+            var a = MetricsLog.Read(Path.Combine(whole, Stage1Trainer.MetricsFile)).ToList();
+            var b = MetricsLog.Read(Path.Combine(seeded, Stage1Trainer.MetricsFile)).ToList();
+            Assert.Equal(Enumerable.Range(0, 14).Select(i => (long)i), b.Select(e => e.GetProperty("iteration").GetInt64()));
+            foreach (var field in new[] { "phase", "loss", "classLoss", "learningRate", "studentCe", "segTeacherCe" })
+                Assert.Equal(a.Select(e => e.TryGetProperty(field, out var v) ? v.GetRawText() : "-"), b.Select(e => e.TryGetProperty(field, out var v) ? v.GetRawText() : "-"));
+            Assert.Equal(AsdtJson.Serialize(config), File.ReadAllText(Path.Combine(seeded, Stage1Trainer.ConfigFile)));
+            Assert.Equal(AsdtJson.Serialize(config), File.ReadAllText(Path.Combine(seeded, "checkpoint", "config.json")));
+        }
+        Assert.Equal(1, warmupTrainings); // the second row reused the warm-up
+        Assert.Equal(6, SharedWarmup.FinishedIterations(warmup));
+        // Nothing to share without ASDT iterations after the warm-up.
+        Assert.False(SharedWarmup.Seed(alternate with { ClassifierWarmup = 14 }, Path.Combine(study, "none"), warmup, Train));
+    }
 }
+

@@ -1,0 +1,99 @@
+using System.Security.Cryptography;
+using System.Text;
+using Asdt.IO;
+using Asdt.Models;
+using Asdt.Runs;
+
+namespace Asdt.Training;
+
+/// <summary>
+/// The classifier-only warm-up that the runs of one study share. The warm-up (the first
+/// <see cref="Stage1Config.ClassifierWarmup"/> iterations) trains only the class-teacher; it does not depend on the
+/// student strategy (Table 4's rows), the PW wave (Fig. 5's points) or the inference settings, so a study trains it
+/// once, in a run folder of its own, and starts every run from its checkpoint: the run then continues exactly as if
+/// it had trained the warm-up itself (same weights, optimizer state and metrics; Stage1TrainingTests checks it).
+/// </summary>
+public static class SharedWarmup
+{
+    /// <summary>The config of the warm-up run: the run's, with every value the warm-up cannot see set to its default.</summary>
+    public static Stage1Config WarmupConfig(Stage1Config config) => config with
+    {
+        Strategy = default,
+        PulseWidth = new PulseWidthSettings(),
+        Inference = Psm.TestTimeAugmentation.None,
+        CheckpointEvery = 0,
+        Threads = 0,
+        Deviations = [],
+        Overrides = [],
+    };
+
+    /// <summary>True when the run has a warm-up and ASDT iterations after it (otherwise there is nothing to share).</summary>
+    public static bool Applies(Stage1Config config) => config.ClassifierWarmup > 0 && config.ClassifierWarmup < config.Iterations;
+
+    /// <summary>The folder inside <paramref name="studyFolder"/> that holds the warm-up shared by every run with this warm-up config.</summary>
+    public static string Folder(string studyFolder, Stage1Config config)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(AsdtJson.Serialize(WarmupConfig(config))));
+        return Path.Combine(studyFolder, "warmup-" + Convert.ToHexStringLower(hash)[..10]);
+    }
+
+    /// <summary>
+    /// Makes sure the shared warm-up in <paramref name="warmupFolder"/> has finished (training or resuming it with
+    /// <paramref name="train"/>: config, folder, resume, stop-after), then gives the fresh run folder
+    /// <paramref name="runFolder"/> its checkpoint and metrics and the run's config.json, so that resuming the run
+    /// continues after the warm-up. The config is written last: a run folder without one is seeded again.
+    /// </summary>
+    /// <returns>False (nothing done) when the run already has a config.json or has no warm-up to share.</returns>
+    public static bool Seed(Stage1Config config, string runFolder, string warmupFolder, Action<Stage1Config, string, bool, long> train)
+    {
+        if (!Applies(config) || File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile))) return false;
+        var warmup = WarmupConfig(config);
+        long iterations = config.ClassifierWarmup;
+        if (FinishedIterations(warmupFolder) < iterations)
+            train(warmup, warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
+        if (FinishedIterations(warmupFolder) != iterations)
+            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {FinishedIterations(warmupFolder)}");
+
+        string configJson = AsdtJson.Serialize(config);
+        AtomicFile.CreateFolder(runFolder);
+        CopyCheckpoint(Path.Combine(warmupFolder, Stage1Trainer.CheckpointFolder), Path.Combine(runFolder, Stage1Trainer.CheckpointFolder), configJson);
+        var metrics = File.ReadLines(Path.Combine(warmupFolder, Stage1Trainer.MetricsFile)).Where(l => l.Length > 0).ToList();
+        if (metrics.Count != iterations)
+            throw new AsdtException(Path.Combine(warmupFolder, Stage1Trainer.MetricsFile), $"expected {iterations} lines of warm-up metrics, found {metrics.Count}");
+        AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.MetricsFile), string.Concat(metrics.Select(l => l + "\n")));
+        AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.ConfigFile), configJson);
+        return true;
+    }
+
+    /// <summary>Iterations finished according to a run folder's checkpoint (0 without one).</summary>
+    public static long FinishedIterations(string runFolder)
+    {
+        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile);
+        if (!File.Exists(state)) return 0;
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(state));
+        foreach (var p in doc.RootElement.EnumerateObject())
+            if (p.Name.Equals("iteration", StringComparison.OrdinalIgnoreCase)) return p.Value.GetInt64();
+        return 0;
+    }
+
+    /// <summary>Copies a checkpoint folder under a temporary name, gives it the run's config, and renames it into place.</summary>
+    static void CopyCheckpoint(string from, string to, string configJson)
+    {
+        string parent = Path.GetDirectoryName(Path.GetFullPath(to))!;
+        string temp = Path.Combine(parent, $".{Path.GetFileName(to)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            foreach (var file in Directory.GetFiles(from))
+                File.Copy(file, Path.Combine(temp, Path.GetFileName(file)));
+            File.WriteAllText(Path.Combine(temp, Checkpoint.ConfigFile), configJson);
+            if (Directory.Exists(to)) Directory.Delete(to, recursive: true); // an orphan of an earlier seeding killed before config.json
+            Directory.Move(temp, to);
+        }
+        catch
+        {
+            try { Directory.Delete(temp, recursive: true); } catch (IOException) { }
+            throw;
+        }
+    }
+}
