@@ -42,7 +42,7 @@ public static class StudyRunner
                     {
                         Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
                         var trainer = new Stage1Trainer(c, folder);
-                        ProgressDisplay.Run("warm-up", stopAfter, 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
+                        ProgressDisplay.Run("warm-up", stopAfter, resume ? SharedWarmup.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
                     }))
                     Console.WriteLine($"{label}: starts from the shared warm-up in {warmup}");
             }
