@@ -12,9 +12,6 @@ namespace Asdt.Cli.Commands;
 /// </summary>
 public static class StudyRunner
 {
-    /// <summary>Iterations finished according to the run's checkpoint (0 without one).</summary>
-    public static long FinishedIterations(string runFolder) => SharedWarmup.FinishedIterations(runFolder);
-
     /// <summary>Sum of the per-iteration seconds in metrics.jsonl (null without metrics).</summary>
     public static double? TrainingSeconds(string runFolder)
     {
@@ -42,12 +39,12 @@ public static class StudyRunner
                     {
                         Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
                         var trainer = new Stage1Trainer(c, folder);
-                        ProgressDisplay.Run("warm-up", stopAfter, resume ? SharedWarmup.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
+                        ProgressDisplay.Run("warm-up", stopAfter, resume ? Stage1Checkpoint.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
                     }))
                     Console.WriteLine($"{label}: starts from the shared warm-up in {warmup}");
             }
         }
-        long finished = FinishedIterations(runFolder);
+        long finished = Stage1Checkpoint.FinishedIterations(runFolder);
         if (finished >= config.Iterations)
         {
             Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");

@@ -49,10 +49,10 @@ public static class SharedWarmup
         if (!Applies(config) || File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile))) return false;
         var warmup = WarmupConfig(config);
         long iterations = config.ClassifierWarmup;
-        if (FinishedIterations(warmupFolder) < iterations)
+        if (Stage1Checkpoint.FinishedIterations(warmupFolder) < iterations)
             train(warmup, warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
-        if (FinishedIterations(warmupFolder) != iterations)
-            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {FinishedIterations(warmupFolder)}");
+        if (Stage1Checkpoint.FinishedIterations(warmupFolder) != iterations)
+            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {Stage1Checkpoint.FinishedIterations(warmupFolder)}");
 
         string configJson = AsdtJson.Serialize(config);
         AtomicFile.CreateFolder(runFolder);
@@ -63,17 +63,6 @@ public static class SharedWarmup
         AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.MetricsFile), string.Concat(metrics.Select(l => l + "\n")));
         AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.ConfigFile), configJson);
         return true;
-    }
-
-    /// <summary>Iterations finished according to a run folder's checkpoint (0 without one).</summary>
-    public static long FinishedIterations(string runFolder)
-    {
-        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile);
-        if (!File.Exists(state)) return 0;
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(state));
-        foreach (var p in doc.RootElement.EnumerateObject())
-            if (p.Name.Equals("iteration", StringComparison.OrdinalIgnoreCase)) return p.Value.GetInt64();
-        return 0;
     }
 
     /// <summary>Copies a checkpoint folder under a temporary name, gives it the run's config, and renames it into place.</summary>

@@ -45,6 +45,15 @@ public static class Stage1Checkpoint
         return state.Iteration;
     }
 
+    /// <summary>Iterations finished according to a run folder's checkpoint (0 without one).</summary>
+    public static long FinishedIterations(string runFolder)
+    {
+        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, StateFile);
+        if (!File.Exists(state)) return 0;
+        try { return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(state))?.Iteration ?? 0; }
+        catch (JsonException e) { throw new AsdtException(state, $"unreadable training state ({e.Message})"); }
+    }
+
     /// <summary>Loads only the network weights (for PSMs and evaluation).</summary>
     public static void LoadWeights(string folder, AsdtNetwork network) =>
         Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder));

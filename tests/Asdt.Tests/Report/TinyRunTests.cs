@@ -136,7 +136,7 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         string row = AblateCommand.RowFolder(study.Path, StudentStrategy.ClassTeacherOnly);
         var table = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         var first = File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile));
-        Assert.Equal(3, StudyRunner.FinishedIterations(row));
+        Assert.Equal(3, Stage1Checkpoint.FinishedIterations(row));
         Assert.DoesNotContain("\"restrictToImageLabels\": true", File.ReadAllText(Path.Combine(row, "eval-val", HeadEvaluation.FileName))); // val: RRM protocol
         var again = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));

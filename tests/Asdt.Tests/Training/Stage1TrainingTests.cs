@@ -88,7 +88,7 @@ public class Stage1TrainingTests
             new Stage1Trainer(config, whole).Run(resume: false);
             Assert.True(SharedWarmup.Seed(config, seeded, warmup, Train));
             Assert.False(SharedWarmup.Seed(config, seeded, warmup, Train)); // has its config now
-            Assert.Equal(6, SharedWarmup.FinishedIterations(seeded));
+            Assert.Equal(6, Stage1Checkpoint.FinishedIterations(seeded));
             new Stage1Trainer(config, seeded).Run(resume: true);
 
             Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(whole, "checkpoint", "model.safetensors"), Path.Combine(seeded, "checkpoint", "model.safetensors"));
@@ -102,7 +102,7 @@ public class Stage1TrainingTests
             Assert.Equal(AsdtJson.Serialize(config), File.ReadAllText(Path.Combine(seeded, "checkpoint", "config.json")));
         }
         Assert.Equal(1, warmupTrainings); // the second row reused the warm-up
-        Assert.Equal(6, SharedWarmup.FinishedIterations(warmup));
+        Assert.Equal(6, Stage1Checkpoint.FinishedIterations(warmup));
         // Nothing to share without ASDT iterations after the warm-up.
         Assert.False(SharedWarmup.Seed(alternate with { ClassifierWarmup = 14 }, Path.Combine(study, "none"), warmup, Train));
     }
