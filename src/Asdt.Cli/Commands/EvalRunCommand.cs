@@ -33,7 +33,7 @@ public static class EvalRunCommand
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i" };
     static readonly InferenceFlags Inference = new();
     static readonly CrfFlag CrfOption = new();
-    static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+    static readonly Option<int> Threads = new("--threads") { Description = "CPU threads for libtorch and the CRFs (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {

@@ -20,7 +20,7 @@ public static class SegEvalCommand
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Only the variants without CRF (faster)" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i; merge each variant with asdt eval --merge" };
     static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write <model>/report.html after scoring" };
-    static readonly Option<int> Threads = new("--threads") { Description = "CRF threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+    static readonly Option<int> Threads = new("--threads") { Description = "CPU threads for libtorch and the CRFs (0 = all cores)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {

@@ -33,7 +33,7 @@ public static class TrainCommand
     static readonly Option<double?> LearningRate = new("--lr") { Description = "Backbone learning rate (new layers ×10 / ×20)" };
     static readonly Option<double?> Momentum = new("--momentum") { Description = "SGD momentum (RRM's code: effectively 0)" };
     static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
-    static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for CRFs and energy losses (0 = all cores)" };
+    static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
     static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
 
@@ -67,12 +67,15 @@ public static class TrainCommand
         Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
-    static Stage1Config ResumeConfig(ParseResult parse, string output)
+    /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
+    public static Stage1Config ResumeConfig(ParseResult parse, string output)
     {
-        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        // --threads says how to use this machine, not what to compute, so a resume may change it (RunFolder.MachineFields).
+        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != Threads && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
         if (overridden.Length > 0)
-            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)}");
-        return AsdtJson.Read<Stage1Config>(Path.Combine(output, Stage1Trainer.ConfigFile));
+            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --threads may change)");
+        var config = AsdtJson.Read<Stage1Config>(Path.Combine(output, Stage1Trainer.ConfigFile));
+        return parse.GetValue(Threads) is int threads ? config with { Threads = threads } : config;
     }
 
     /// <summary>The preset with every flag the user gave applied on top (and listed in <see cref="Stage1Config.Overrides"/>).</summary>

@@ -1,3 +1,4 @@
+using Asdt.Runs;
 using Asdt.Data;
 
 namespace Asdt.Evaluation;
@@ -12,7 +13,7 @@ public static class SegmentationEvaluator
         var ids = shard.Select(dataset.Ids(split));
         var matrix = new ConfusionMatrix(dataset.ClassNames.Count);
         int done = 0;
-        Parallel.ForEach(ids, new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount }, id =>
+        Parallel.ForEach(ids, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Workers(threads) }, id =>
         {
             string path = Path.Combine(predictions, id + ".png");
             if (!File.Exists(path)) throw new AsdtException(path, $"no prediction for image '{id}' of split '{split}'");

@@ -1,3 +1,4 @@
+using Asdt.Runs;
 using System.Threading.Channels;
 using Asdt.Crf;
 using Asdt.Data;
@@ -52,7 +53,7 @@ public static class PseudoMaskGenerator
         IO.AtomicFile.DeleteStaleTemporaries(outputFolder); // left by a killed run; never another live shard's
         var ids = shard.Select(dataset.Ids(split));
         var todo = ids.Where(id => !File.Exists(Path.Combine(outputFolder, id + ".png"))).ToArray();
-        int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+        int threads = ComputeThreads.Apply(settings.Threads);
         int done = ids.Count - todo.Length, written = 0;
         progress?.Invoke(done, ids.Count);
 

@@ -169,7 +169,7 @@ public static class HeadEvaluator
         var sweep = settings.Cam ? new CamThresholdSweep(classes, settings.CamThresholds) : null;
         ConfusionMatrix? fixedCam = settings.Cam && settings.CamThreshold is double ft ? new ConfusionMatrix(classes) : null;
 
-        int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+        int threads = ComputeThreads.Apply(settings.Threads);
         int done = 0;
         progress?.Invoke(0, n);
         var queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(2, threads)) { SingleWriter = true });

@@ -1,3 +1,4 @@
+using Asdt.Runs;
 using Asdt.Data;
 using Asdt.Evaluation;
 
@@ -44,7 +45,7 @@ public static class Stage2Evaluator
         var matrices = variants.ToDictionary(v => v, _ => new ConfusionMatrix(classes));
         int done = 0;
         var pending = new List<Task>();
-        using var limiter = new SemaphoreSlim(Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount));
+        using var limiter = new SemaphoreSlim(ComputeThreads.Apply(threads));
         foreach (var id in ids)
         {
             var (image, gt) = dataset.LoadPair(id);

@@ -113,7 +113,7 @@ public sealed record Stage1Config
     public double? ClassifierWarmupLearningRate { get; init; }
     public int Seed { get; init; } = 1;
     public int CheckpointEvery { get; init; } = 1000;
-    /// <summary>CPU threads for CRFs and energy losses (0 = all cores).</summary>
+    /// <summary>CPU threads for libtorch, CRFs and energy losses (0 = all cores; <see cref="Runs.ComputeThreads"/>). A resume may change it.</summary>
     public int Threads { get; init; }
     /// <summary>"cpu" or "cuda"; the network is device-agnostic, the CRFs run on CPU.</summary>
     public string Device { get; init; } = "cpu";

@@ -1,3 +1,4 @@
+using Asdt.Runs;
 using System.Diagnostics;
 using Asdt.Data;
 using Asdt.Models;
@@ -47,7 +48,7 @@ public sealed class Stage1Step
         this.config = config;
         this.network = network;
         pulseWidth = config.PulseWidth.Signal();
-        threads = config.Threads > 0 ? config.Threads : Environment.ProcessorCount;
+        threads = ComputeThreads.Workers(config.Threads);
     }
 
     public PulseWidthSignal PulseWidth => pulseWidth;

@@ -43,6 +43,7 @@ public sealed class Stage1Trainer
         bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage1Checkpoint.StateFile);
         if (!resume) AtomicFile.WriteAllText(Path.Combine(runFolder, ConfigFile), configJson);
 
+        ComputeThreads.Apply(config.Threads);
         var device = torch.device(config.Device);
         torch.manual_seed(config.Seed);
         var (network, normalization, dataset) = Stage1Model.Create(config);

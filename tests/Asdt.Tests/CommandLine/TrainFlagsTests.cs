@@ -29,6 +29,25 @@ public class TrainFlagsTests
     }
 
     [Fact]
+    public void ResumeReadsTheRunsConfigAndAcceptsOnlyAThreadCount()
+    {
+        using var temp = TestData.NewTempFolder();
+        var started = Parse("--preset", "cpu", "--threads", "1", "--seed", "7");
+        Asdt.IO.AtomicFile.WriteAllText(Path.Combine(temp.Path, Stage1Trainer.ConfigFile), Asdt.Runs.AsdtJson.Serialize(started));
+        Stage1Config Resume(params string[] args) =>
+            TrainCommand.ResumeConfig(TrainCommand.Create().Parse(["--out", temp.Path, "--resume", .. args]), temp.Path);
+
+        Assert.Equal(1, Resume().Threads);
+        Assert.Equal(7, Resume().Seed);
+        var more = Resume("--threads", "2");
+        Assert.Equal(2, more.Threads);
+        Assert.Equal(Asdt.Runs.AsdtJson.Serialize(started with { Threads = 2 }), Asdt.Runs.AsdtJson.Serialize(more));
+        var e = Assert.Throws<AsdtException>(() => Resume("--threads", "2", "--seed", "3"));
+        Assert.Contains("--seed", e.Message);
+        Assert.Contains("only --threads", e.Message);
+    }
+
+    [Fact]
     public void PaperPresetKeepsRrmSingleSchedule()
     {
         var c = Parse("--preset", "paper");

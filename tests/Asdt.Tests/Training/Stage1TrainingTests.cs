@@ -64,6 +64,30 @@ public class Stage1TrainingTests
     }
 
     [Fact]
+    public void AResumeMayChangeTheThreadCountButNothingElse()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
+        DemoDataset.Generate(data, count: 8);
+        var config = TinyConfig(data, iterations: 4) with { ClassifierWarmup = 2 };
+        int before = TorchSharp.torch.get_num_threads();
+        try
+        {
+            new Stage1Trainer(config, run).Run(resume: false, stopAfter: 2);
+            Assert.Equal(2, TorchSharp.torch.get_num_threads()); // Threads = 2 caps libtorch too
+            new Stage1Trainer(config with { Threads = 1 }, run).Run(resume: true);
+            Assert.Equal(1, TorchSharp.torch.get_num_threads());
+            Assert.Equal(4, Stage1Checkpoint.FinishedIterations(run));
+            // The run folder keeps the config it was started with.
+            Assert.Equal(2, AsdtJson.Read<Stage1Config>(Path.Combine(run, Stage1Trainer.ConfigFile)).Threads);
+            var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(config with { Threads = 1, BatchSize = 2 }, run).Run(resume: true));
+            Assert.Contains("batchSize", e.Message);
+            Assert.DoesNotContain("threads", e.Message);
+        }
+        finally { TorchSharp.torch.set_num_threads(before); }
+    }
+
+    [Fact]
     public void RunsStartedFromTheSharedWarmupContinueExactlyLikeWholeRuns()
     {
         using var temp = TestData.NewTempFolder();
