@@ -48,13 +48,19 @@ public class Stage1TrainingTests
         Assert.Equal(config.Deviations, saved.Deviations);
     }
 
+    /// <summary>Eight demo images in <paramref name="temp"/>, a 2-iteration warm-up, and the run folder to train in.</summary>
+    static (Stage1Config Config, string Run) EightImageRun(TempFolder temp, int iterations)
+    {
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 8);
+        return (TinyConfig(data, iterations) with { ClassifierWarmup = 2 }, Path.Combine(temp.Path, "run"));
+    }
+
     [Fact]
     public void StartingOverAFinishedRunWithoutResumeIsRefused()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
-        DemoDataset.Generate(data, count: 8);
-        var config = TinyConfig(data, iterations: 2) with { ClassifierWarmup = 2 };
+        var (config, run) = EightImageRun(temp, iterations: 2);
         new Stage1Trainer(config, run).Run(resume: false);
         var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(config, run).Run(resume: false));
         Assert.Contains("--resume", e.Message);
@@ -67,9 +73,7 @@ public class Stage1TrainingTests
     public void AResumeMayChangeTheThreadCountButNothingElse()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
-        DemoDataset.Generate(data, count: 8);
-        var config = TinyConfig(data, iterations: 4) with { ClassifierWarmup = 2 };
+        var (config, run) = EightImageRun(temp, iterations: 4);
         int before = TorchSharp.torch.get_num_threads();
         try
         {
