@@ -10,7 +10,7 @@ namespace Asdt.Cli.Commands;
 
 /// <summary>
 /// `asdt sweep`: the paper's Fig. 5. One ASDT (strategy V) run per (T, τ) under --out, the PSM mIoU
-/// (P̄ + CRF) of each, a table (sweep.md / sweep.json) and a plot (sweep.png: mIoU vs τ, one line per T).
+/// (P̄ + CRF) of each, a table (sweep.md / sweep.json) and a plot (sweep.png: mIoU vs τ, one line per T; mIoU vs T for several periods at one τ).
 /// Resumable: finished points are neither retrained nor rescored.
 /// </summary>
 public static class SweepCommand

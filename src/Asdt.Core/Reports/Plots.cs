@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 
 namespace Asdt.Reports;
@@ -154,9 +155,22 @@ public static class Plots
         Save(plot, path, width, height);
     }
 
-    /// <summary>Fig. 5: PSM mIoU vs τ, one line per period T (and the mean over τ per T in the legend).</summary>
+    /// <summary>
+    /// Fig. 5: PSM mIoU vs τ, one line per period T; for a sweep of periods at one τ (the figure's second panel),
+    /// mIoU vs T instead (<see cref="SweepTable.PlotsAgainstPeriod"/>).
+    /// </summary>
     public static void Sweep(string path, SweepTable table)
     {
+        if (table.PlotsAgainstPeriod)
+        {
+            double tau = table.Taus[0];
+            var pts = table.Points.Where(p => p.MeanIoU.HasValue).OrderBy(p => p.Period).ToArray();
+            var line = new Series(string.Create(CultureInfo.InvariantCulture, $"τ = {tau}"), pts.Select(p => (double)p.Period).ToArray(),
+                pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(), Markers: true);
+            Lines(path, string.Create(CultureInfo.InvariantCulture, $"PSM mIoU vs period T (τ = {tau})"), "T (iterations)", "mIoU (%)", [line],
+                xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
+            return;
+        }
         var series = table.Periods.Select(period =>
         {
             var pts = table.Points.Where(p => p.Period == period && p.MeanIoU.HasValue).OrderBy(p => p.Tau).ToArray();

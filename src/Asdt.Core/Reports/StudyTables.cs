@@ -231,6 +231,8 @@ public sealed record SweepTable
 
     public int[] Periods => Points.Select(p => p.Period).Distinct().Order().ToArray();
     public double[] Taus => Points.Select(p => p.Tau).Distinct().Order().ToArray();
+    /// <summary>Several periods at a single τ (Fig. 5's T panel): the plot's x axis is T rather than τ.</summary>
+    public bool PlotsAgainstPeriod => Taus.Length == 1 && Periods.Length > 1;
 
     public SweepPoint? At(int period, double tau) => Points.FirstOrDefault(p => p.Period == period && p.Tau == tau);
 
@@ -281,7 +283,7 @@ public sealed record SweepTable
         sb.AppendLine();
         if (best != null)
             sb.AppendLine(inv, $"Best: T = {best.Period}, τ = {best.Tau:0.##} → {100 * best.MeanIoU!.Value:F1}. The paper (VOC val): T moves PSM mIoU by about 1 point, τ more; τ = 6 best.");
-        if (plotFile != null) { sb.AppendLine(); sb.AppendLine(inv, $"![mIoU vs τ]({plotFile})"); }
+        if (plotFile != null) { sb.AppendLine(); sb.AppendLine(inv, $"![mIoU vs {(PlotsAgainstPeriod ? "T" : "τ")}]({plotFile})"); }
         return sb.ToString();
     }
 }

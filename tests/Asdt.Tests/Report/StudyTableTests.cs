@@ -110,4 +110,23 @@ public class StudyTableTests
         Assert.True(bytes.Length > 2000);
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, bytes[..4]);
     }
+
+    [Fact]
+    public void A_sweep_over_periods_at_one_tau_is_plotted_against_T()
+    {
+        using var dir = TestData.NewTempFolder();
+        var points = new[] { (50, 0.60), (100, 0.62), (150, 0.61) }
+            .Select(p => SweepTable.PointFrom(p.Item1, 5, PulseWidthReading.InverseDutyCycle,
+                RoundTrip(dir, $"T{p.Item1}", Eval(p.Item2 - 0.01, p.Item2 - 0.02, p.Item2)), $"runs/T{p.Item1}-tau5")).ToArray();
+        var table = new SweepTable { Header = new StudyHeader { Command = "asdt sweep --periods 50,100,150 --taus 5" }, Points = points };
+        Assert.True(table.PlotsAgainstPeriod);
+        Assert.Contains("![mIoU vs T](sweep.png)", table.ToMarkdown("sweep.png"));
+        var grid = table with { Points = [.. points, SweepTable.PointFrom(50, 2, PulseWidthReading.InverseDutyCycle, null, "runs/T50-tau2")] };
+        Assert.False(grid.PlotsAgainstPeriod);
+        Assert.Contains("![mIoU vs τ](sweep.png)", grid.ToMarkdown("sweep.png"));
+
+        string png = dir.File("sweep.png");
+        Plots.Sweep(png, table);
+        Assert.Equal((640, 380), Asdt.Data.ImageFile.ReadSize(png));
+    }
 }
