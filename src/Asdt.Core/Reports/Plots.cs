@@ -168,7 +168,7 @@ public static class Plots
             var line = new Series(string.Create(CultureInfo.InvariantCulture, $"τ = {tau}"), pts.Select(p => (double)p.Period).ToArray(),
                 pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(), Markers: true);
             Lines(path, string.Create(CultureInfo.InvariantCulture, $"PSM mIoU vs period T (τ = {tau})"), "T (iterations)", "mIoU (%)", [line],
-                xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
+                yRange: SweepRange(line.Y), xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
             return;
         }
         var series = table.Periods.Select(period =>
@@ -176,6 +176,21 @@ public static class Plots
             var pts = table.Points.Where(p => p.Period == period && p.MeanIoU.HasValue).OrderBy(p => p.Tau).ToArray();
             return new Series($"T = {period}", pts.Select(p => p.Tau).ToArray(), pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(), Markers: true);
         }).ToArray();
-        Lines(path, "PSM mIoU vs τ (one line per period T)", "τ = T / T_h", "mIoU (%)", series, xTicks: table.Taus, width: 640, height: 380);
+        Lines(path, "PSM mIoU vs τ (one line per period T)", "τ = T / T_h", "mIoU (%)", series, yRange: SweepRange(series.SelectMany(l => l.Y)),
+            xTicks: table.Taus, width: 640, height: 380);
     }
+
+    /// <summary>
+    /// The sweep plots' y axis spans at least <see cref="MinimumSweepSpan"/> mIoU points around the data, so that
+    /// differences of a tenth of a point (one seed's noise) do not fill the picture like the paper's one-point effects.
+    /// </summary>
+    public static (double Min, double Max)? SweepRange(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        if (v.Length == 0) return null;
+        double lo = v.Min(), hi = v.Max(), pad = Math.Max(0, MinimumSweepSpan - (hi - lo)) / 2 + 0.1 * Math.Max(hi - lo, 0.5);
+        return (lo - pad, hi + pad);
+    }
+
+    const double MinimumSweepSpan = 2.0;
 }

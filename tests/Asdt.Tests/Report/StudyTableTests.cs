@@ -129,4 +129,18 @@ public class StudyTableTests
         Plots.Sweep(png, table);
         Assert.Equal((640, 380), Asdt.Data.ImageFile.ReadSize(png));
     }
+
+    [Theory]
+    [InlineData(new[] { 70.83, 70.88, 71.0 })]  // a flat sweep: at least 2 points of mIoU on the axis
+    [InlineData(new[] { 61.0, 64.0 })]         // a real effect: the data and a margin
+    [InlineData(new[] { 64.2 })]
+    public void Sweep_plots_never_blow_a_tenth_of_a_point_up_to_the_full_height(double[] values)
+    {
+        var (min, max) = Plots.SweepRange(values)!.Value;
+        Assert.True(max - min >= 2.0, $"span {max - min}");
+        Assert.True(min < values.Min() && max > values.Max());
+        double range = values.Max() - values.Min();
+        Assert.True(max - min <= Math.Max(2.0, range) + 0.2 * Math.Max(range, 0.5) + 1e-9, $"span {max - min}"); // a 10 % margin, no more
+        Assert.Null(Plots.SweepRange([]));
+    }
 }
