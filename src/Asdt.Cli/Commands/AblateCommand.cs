@@ -49,15 +49,7 @@ public static class AblateCommand
     {
         Directory.CreateDirectory(output);
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
-        var settings = new HeadEvaluationSettings
-        {
-            Sources = [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max],
-            RestrictToImageLabels = restricted,
-            Crf = baseConfig.SegTeacherCrf,
-            Augmentation = baseConfig.Inference,
-            WithoutCrf = true,
-            Cam = cam,
-        };
+        var settings = StudyRunner.Scoring(baseConfig, restricted, [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max], withoutCrf: true, cam);
         var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
         var results = new Dictionary<StudentStrategy, HeadEvaluation>();
         AblationTable Table() => new()

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Asdt.Psm;
 using Asdt.Reports;
 using Asdt.Runs;
 using Asdt.Training;
@@ -12,6 +13,21 @@ namespace Asdt.Cli.Commands;
 /// </summary>
 public static class StudyRunner
 {
+    /// <summary>
+    /// How ablate and sweep score every run: the config's CRF, inference and thread count, the given heads, with the
+    /// class restriction of the split's protocol.
+    /// </summary>
+    public static HeadEvaluationSettings Scoring(Stage1Config baseConfig, bool restricted, PsmSource[] sources, bool withoutCrf, bool cam) => new()
+    {
+        Sources = sources,
+        RestrictToImageLabels = restricted,
+        Crf = baseConfig.SegTeacherCrf,
+        Augmentation = baseConfig.Inference,
+        WithoutCrf = withoutCrf,
+        Cam = cam,
+        Threads = baseConfig.Threads, // --threads holds for the scoring too, not only the training
+    };
+
     /// <summary>Sum of the per-iteration seconds in metrics.jsonl (null without metrics).</summary>
     public static double? TrainingSeconds(string runFolder)
     {

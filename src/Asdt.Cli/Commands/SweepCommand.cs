@@ -53,15 +53,8 @@ public static class SweepCommand
     {
         Directory.CreateDirectory(output);
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
-        var settings = new HeadEvaluationSettings
-        {
-            Sources = allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
-            RestrictToImageLabels = restricted,
-            Crf = baseConfig.SegTeacherCrf,
-            Augmentation = baseConfig.Inference,
-            WithoutCrf = allHeads,
-            Cam = false,
-        };
+        var settings = StudyRunner.Scoring(baseConfig, restricted, allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
+            withoutCrf: allHeads, cam: false);
         var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
         var points = (from period in periods from tau in taus select (period, tau)).ToArray();
         var results = new Dictionary<(int, double), HeadEvaluation>();

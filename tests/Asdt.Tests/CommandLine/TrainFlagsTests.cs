@@ -48,6 +48,19 @@ public class TrainFlagsTests
     }
 
     [Fact]
+    public void AblateAndSweepScoreWithTheConfigsCrfInferenceAndThreadCount()
+    {
+        var c = Parse("--preset", "cpu", "--threads", "1");
+        var s = StudyRunner.Scoring(c, restricted: true, [Asdt.Psm.PsmSource.Max], withoutCrf: false, cam: false);
+        Assert.Equal(1, s.Threads);
+        Assert.Equal(c.SegTeacherCrf, s.Crf);
+        Assert.Same(c.Inference, s.Augmentation);
+        Assert.True(s.RestrictToImageLabels);
+        Assert.Equal([Asdt.Psm.PsmSource.Max], s.Sources);
+        Assert.Equal(0, StudyRunner.Scoring(Parse("--preset", "cpu"), false, [], true, true).Threads);
+    }
+
+    [Fact]
     public void PaperPresetKeepsRrmSingleSchedule()
     {
         var c = Parse("--preset", "paper");
