@@ -5,7 +5,8 @@ namespace Asdt.Runs;
 /// <summary>
 /// One thread budget for a process: a <c>--threads N</c> (N &gt; 0) caps libtorch's intra-op pool as well as
 /// our CRF, energy-loss and scoring workers, so two 1-thread jobs side by side on a 2-core machine do not
-/// oversubscribe it (libtorch otherwise takes every core for each). 0 keeps libtorch's default (all cores).
+/// oversubscribe it (libtorch otherwise takes every core for each). 0 leaves libtorch's thread count as it is (all cores unless
+/// something in this process capped it).
 /// </summary>
 public static class ComputeThreads
 {
