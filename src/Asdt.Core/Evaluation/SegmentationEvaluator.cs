@@ -1,5 +1,5 @@
-using Asdt.Runs;
 using Asdt.Data;
+using Asdt.Runs;
 
 namespace Asdt.Evaluation;
 

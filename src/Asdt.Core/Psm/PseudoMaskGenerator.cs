@@ -1,9 +1,9 @@
-using Asdt.Runs;
 using System.Threading.Channels;
 using Asdt.Crf;
 using Asdt.Data;
 using Asdt.Evaluation;
 using Asdt.Models;
+using Asdt.Runs;
 using Asdt.Training;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
-using Asdt.Runs;
 using Asdt.Data;
 using Asdt.Evaluation;
+using Asdt.Runs;
 
 namespace Asdt.Stage2;
 

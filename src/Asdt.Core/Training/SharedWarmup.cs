@@ -51,8 +51,9 @@ public static class SharedWarmup
         long iterations = config.ClassifierWarmup;
         if (Stage1Checkpoint.FinishedIterations(warmupFolder) < iterations)
             train(warmup, warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
-        if (Stage1Checkpoint.FinishedIterations(warmupFolder) != iterations)
-            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {Stage1Checkpoint.FinishedIterations(warmupFolder)}");
+        long finished = Stage1Checkpoint.FinishedIterations(warmupFolder);
+        if (finished != iterations)
+            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {finished}");
 
         string configJson = AsdtJson.Serialize(config);
         AtomicFile.CreateFolder(runFolder);

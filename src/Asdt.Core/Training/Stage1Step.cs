@@ -1,7 +1,7 @@
-using Asdt.Runs;
 using System.Diagnostics;
 using Asdt.Data;
 using Asdt.Models;
+using Asdt.Runs;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
