@@ -18,6 +18,7 @@ public static class TrainCommand
     static readonly Option<int?> OutputStride = new("--output-stride") { Description = "Backbone output stride: 8, 16 or 32 (dilation replaces the later strides)" };
     static readonly Option<int?> HeadWidth = new("--head-width") { Description = "Hidden channels of the seg-teacher and student heads (paper 512)" };
     static readonly Option<int?> HeadDilation = new("--head-dilation") { Description = "Dilation of the heads' 3x3 convolutions (paper 12 at output stride 8)" };
+    static readonly Option<Models.ClassifierInit?> ClassifierInit = new("--classifier-init") { Description = "Start of the class-teacher's classifier: Xavier (PSA/RRM) or Zero" };
     static readonly Option<double?> EnergyWeight = new("--energy-weight") { Description = "λ of the energy loss L_str (RRM 1e-7, lattice units)" };
     static readonly Option<string?> CamScales = new("--cam-scales") { Description = "Scales of the online multi-scale CAM behind B^ct (paper 1,0.5,1.5,2)" };
     static readonly Option<int?> FrozenStages = new("--frozen-stages") { Description = "Leading backbone stages that are not trained (0 = fine-tune all; 5 = ResNet fully frozen)" };
@@ -63,7 +64,7 @@ public static class TrainCommand
 
     static IEnumerable<Option> AllOptions() =>
     [
-        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
         Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
     ];
 
@@ -103,6 +104,7 @@ public static class TrainCommand
             {
                 HiddenChannels = flags.Value(HeadWidth, c.Heads.HiddenChannels),
                 Dilation = flags.Value(HeadDilation, c.Heads.Dilation),
+                ClassifierInit = flags.Value(ClassifierInit, c.Heads.ClassifierInit),
             },
             CamScales = flags.Text(CamScales, null) is string scales ? EvalRunCommand.ParseScales(scales, "--cam-scales") : c.CamScales,
             EnergyLoss = c.EnergyLoss with { Weight = flags.Value(EnergyWeight, c.EnergyLoss.Weight) },

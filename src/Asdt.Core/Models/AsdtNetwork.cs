@@ -36,11 +36,11 @@ public sealed class AsdtNetwork : Module<Tensor, AsdtOutputs>
     public int Classes => ForegroundClasses + 1;
 
     public AsdtNetwork(Module<Tensor, Tensor> backbone, long featureChannels, int foregroundClasses,
-        long hiddenChannels, long dilation, double classifierDropout) : base("AsdtNetwork")
+        long hiddenChannels, long dilation, double classifierDropout, ClassifierInit classifierInit = ClassifierInit.Xavier) : base("AsdtNetwork")
     {
         ForegroundClasses = foregroundClasses;
         this.backbone = backbone;
-        fc8 = new ClassTeacher("fc8", featureChannels, foregroundClasses, classifierDropout);
+        fc8 = new ClassTeacher("fc8", featureChannels, foregroundClasses, classifierDropout, classifierInit);
         fc8_seg = new SegmentationHead("fc8_seg", featureChannels, hiddenChannels, foregroundClasses + 1, dilation);
         fc8_stu = new SegmentationHead("fc8_stu", featureChannels, hiddenChannels, foregroundClasses + 1, dilation);
         RegisterComponents();

@@ -5,6 +5,20 @@ using static TorchSharp.torch.nn;
 
 namespace Asdt.Models;
 
+/// <summary>How the class-teacher's 1x1 classifier starts.</summary>
+public enum ClassifierInit
+{
+    /// <summary>Xavier-uniform, as PSA/RRM initialise fc8 before training from ImageNet weights.</summary>
+    Xavier,
+    /// <summary>
+    /// All zeros. The multi-label loss is convex in the classifier on a frozen backbone, so zero is a valid start, and
+    /// the weights then hold only what the data put there: two classes that nearly always appear together (MSRC face
+    /// and body) are told apart by the few images where they do not, not by the random difference of their initial
+    /// weights, which Xavier adds to every CAM and which a run of a few thousand iterations does not wash out.
+    /// </summary>
+    Zero,
+}
+
 /// <summary>
 /// The class-teacher f_ct (paper §3.1, ALGORITHM.md §3): Dropout2d → global average pooling →
 /// bias-free 1x1 classifier ("fc8") over the foreground classes, trained with the multi-label
@@ -18,12 +32,13 @@ public sealed class ClassTeacher : Module<Tensor, Tensor>
 
     public long ForegroundClasses { get; }
 
-    public ClassTeacher(string name, long inChannels, long foregroundClasses, double dropout) : base(name)
+    public ClassTeacher(string name, long inChannels, long foregroundClasses, double dropout, ClassifierInit start = ClassifierInit.Xavier) : base(name)
     {
         ForegroundClasses = foregroundClasses;
         this.dropout = Dropout2d(dropout);
         fc8 = Conv2d(inChannels, foregroundClasses, 1, bias: false);
-        init.xavier_uniform_(fc8.weight);
+        if (start == ClassifierInit.Zero) init.zeros_(fc8.weight);
+        else init.xavier_uniform_(fc8.weight);
         RegisterComponents();
     }
 

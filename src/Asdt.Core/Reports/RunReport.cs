@@ -372,7 +372,7 @@ public static class RunReport
         yield return ("PW wave", c.PulseWidth.Signal().ToString());
         yield return ("iterations", $"{c.Iterations} (classifier-only warm-up {c.ClassifierWarmup}{(c.ClassifierWarmupLearningRate is double w ? string.Create(Inv, $" at lr {w}, own poly schedule") : "")}), batch {c.BatchSize}, crop {c.Data.CropSize}, scale {c.Data.ScaleMin}–{c.Data.ScaleMax}{(c.Data.Flip ? ", flip" : "")}");
         yield return ("backbone", $"{c.Backbone.Kind}{(c.Backbone.Weights != null ? $" ({c.Backbone.Weights})" : "")}, output stride {c.Backbone.OutputStride}, frozen stages {c.Backbone.FrozenStages}{(c.Backbone.FreezeBatchNorm ? ", frozen BN" : "")}");
-        yield return ("heads", $"hidden {c.Heads.HiddenChannels}, dilation {c.Heads.Dilation}, classifier dropout {c.Heads.ClassifierDropout}");
+        yield return ("heads", $"hidden {c.Heads.HiddenChannels}, dilation {c.Heads.Dilation}, classifier dropout {c.Heads.ClassifierDropout}, classifier init {c.Heads.ClassifierInit}");
         yield return ("optimizer", string.Create(Inv, $"SGD lr {c.Optimizer.LearningRate} (×{c.Optimizer.NewLayerWeightMultiplier} / ×{c.Optimizer.NewLayerBiasMultiplier}), momentum {c.Optimizer.Momentum}, weight decay {c.Optimizer.WeightDecay}, poly {c.Optimizer.PolyPower}"));
         yield return ("CAM scales", string.Join(", ", c.CamScales.Select(s => s.ToString(Inv))));
         yield return ("B^ct", string.Create(Inv, $"α {c.ReliableLabel.AlphaLow}/{c.ReliableLabel.AlphaHigh}, CAM percentile {c.ReliableLabel.CamPercentile}, CRF {c.ReliableLabel.Crf}"));

@@ -37,6 +37,10 @@ public sealed record HeadSettings
     public int HiddenChannels { get; init; } = 512;
     public int Dilation { get; init; } = 12;
     public double ClassifierDropout { get; init; } = 0.5;
+    /// <summary>Start of the class-teacher's classifier: Xavier (PSA/RRM) or zeros (see <see cref="Models.ClassifierInit"/>).</summary>
+    /// <remarks>Left out of config.json when Xavier, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public Models.ClassifierInit ClassifierInit { get; init; } = Models.ClassifierInit.Xavier;
 }
 
 public sealed record DataSettings

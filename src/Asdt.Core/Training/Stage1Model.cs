@@ -60,7 +60,7 @@ public static class Stage1Model
                 throw new AsdtException($"unknown backbone '{b.Kind}' (choose one of: {string.Join(", ", BackboneKinds)})");
         }
         FreezeStages(backbone, stagePrefixes, b.FrozenStages);
-        var network = new AsdtNetwork(backbone, channels, foregroundClasses, config.Heads.HiddenChannels, config.Heads.Dilation, config.Heads.ClassifierDropout);
+        var network = new AsdtNetwork(backbone, channels, foregroundClasses, config.Heads.HiddenChannels, config.Heads.Dilation, config.Heads.ClassifierDropout, config.Heads.ClassifierInit);
         if (classifier is { Count: > 0 })
         {
             if (classifier.Values.First().shape[0] != foregroundClasses)

@@ -61,6 +61,21 @@ public class TrainFlagsTests
     }
 
     [Fact]
+    public void ClassifierInitFlagIsRecordedAndXavierLeavesOldConfigsAsTheyWere()
+    {
+        var zero = Parse("--preset", "cpu", "--classifier-init", "zero");
+        Assert.Equal(Asdt.Models.ClassifierInit.Zero, zero.Heads.ClassifierInit);
+        Assert.Equal(["--classifier-init=Zero"], zero.Overrides);
+        Assert.Contains("\"classifierInit\": \"zero\"", Asdt.Runs.AsdtJson.Serialize(zero));
+        Assert.Equal(zero.Heads, System.Text.Json.JsonSerializer.Deserialize<Stage1Config>(Asdt.Runs.AsdtJson.Serialize(zero), Asdt.Runs.AsdtJson.Options)!.Heads);
+
+        // Xavier (the default) is not written, so a config.json or a shared warm-up hash from before the setting is unchanged.
+        var xavier = Parse("--preset", "cpu");
+        Assert.Equal(Asdt.Models.ClassifierInit.Xavier, xavier.Heads.ClassifierInit);
+        Assert.DoesNotContain("classifierInit", Asdt.Runs.AsdtJson.Serialize(xavier));
+    }
+
+    [Fact]
     public void PaperPresetKeepsRrmSingleSchedule()
     {
         var c = Parse("--preset", "paper");
