@@ -19,13 +19,14 @@ public static class AblateCommand
     static readonly Option<string?> EvalSplit = new("--eval-split") { Description = "Split to score [default: the training split]" };
     static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict outputs to the image labels: auto (on the training split only), yes, no", DefaultValueFactory = _ => "auto" };
     static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
+    static readonly Option<string?> Seeds = new("--seeds") { Description = "Train every row with each of these seeds (e.g. 1,2,3) and report means and spreads [default: the config's --seed]" };
     static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write report.html per row" };
 
     public static Command Create()
     {
         var command = new Command("ablate", "Table 4: train strategies I–V under identical settings, score P^st / P^s / P̄ of each (with and without CRF) → <out>/ablation.md + .json. Resumable.")
         {
-            Out, Rows, EvalSplit, Restrict, NoCam, NoReport,
+            Out, Rows, Seeds, EvalSplit, Restrict, NoCam, NoReport,
         };
         foreach (var o in TrainCommand.ConfigOptions()) command.Options.Add(o);
         command.SetAction(parse =>
@@ -35,8 +36,10 @@ public static class AblateCommand
             var rows = parse.GetValue(Rows) is string r
                 ? r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(AblationTable.ParseRow).Distinct().ToArray()
                 : AblationTable.Strategies.ToArray();
-            Run(TrainCommand.FromFlags(parse), parse.GetValue(Out)!, rows, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
-                !parse.GetValue(NoCam), !parse.GetValue(NoReport), AsdtCommandLine.CommandText());
+            var config = TrainCommand.FromFlags(parse);
+            var seeds = parse.GetValue(Seeds) is string list ? ParseSeeds(list) : [config.Seed];
+            Run(config, parse.GetValue(Out)!, rows, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
+                !parse.GetValue(NoCam), !parse.GetValue(NoReport), AsdtCommandLine.CommandText(), seeds);
             return 0;
         });
         return command;
@@ -44,29 +47,58 @@ public static class AblateCommand
 
     public static string RowFolder(string output, StudentStrategy s) => Path.Combine(output, $"row-{AblationTable.RowName(s)}-{s}");
 
-    public static AblationTable Run(Stage1Config baseConfig, string output, IReadOnlyList<StudentStrategy> rows, string? evalSplit, string restrict,
-        bool cam, bool report, string command)
+    /// <summary>
+    /// The run folder of a row with a seed: the config's own seed keeps the plain row folder (so a study started with one
+    /// seed gains more seeds without retraining the first), any other seed gets "-seed&lt;n&gt;".
+    /// </summary>
+    public static string RowFolder(string output, StudentStrategy s, int seed, int baseSeed) =>
+        seed == baseSeed ? RowFolder(output, s) : $"{RowFolder(output, s)}-seed{seed}";
+
+    /// <summary>"1,2,3" → distinct seeds in the given order.</summary>
+    public static int[] ParseSeeds(string text)
     {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var seeds = new List<int>();
+        foreach (var part in parts)
+        {
+            if (!int.TryParse(part, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int seed))
+                throw new AsdtException($"--seeds: '{part}' is not an integer seed (give a list like 1,2,3)");
+            if (!seeds.Contains(seed)) seeds.Add(seed);
+        }
+        if (seeds.Count == 0) throw new AsdtException("--seeds: no seed given (give a list like 1,2,3)");
+        return [.. seeds];
+    }
+
+    public static AblationTable Run(Stage1Config baseConfig, string output, IReadOnlyList<StudentStrategy> rows, string? evalSplit, string restrict,
+        bool cam, bool report, string command, IReadOnlyList<int>? seeds = null)
+    {
+        seeds ??= [baseConfig.Seed];
         Directory.CreateDirectory(output);
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
         var settings = StudyRunner.Scoring(baseConfig, restricted, [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max], withoutCrf: true, cam);
         var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
-        var results = new Dictionary<StudentStrategy, HeadEvaluation>();
+        var results = new Dictionary<(StudentStrategy, int), HeadEvaluation>();
+        string Folder(StudentStrategy s, int seed) => RowFolder(output, s, seed, baseConfig.Seed);
         AblationTable Table() => new()
         {
             Header = header,
-            Rows = rows.Select(s => AblationTable.RowFrom(s, results.GetValueOrDefault(s), RowFolder(output, s), StudyRunner.TrainingSeconds(RowFolder(output, s)))).ToArray(),
+            Rows = rows.Select(s => AblationTable.RowFrom(s, seeds.Select(seed =>
+                new AblationRun(seed, results.GetValueOrDefault((s, seed)), Folder(s, seed), StudyRunner.TrainingSeconds(Folder(s, seed)))).ToArray())).ToArray(),
         };
-        foreach (var strategy in rows)
-        {
-            string label = $"ablate row {AblationTable.RowName(strategy)} ({strategy})";
-            string folder = RowFolder(output, strategy);
-            var config = baseConfig with { Strategy = strategy, Overrides = [.. baseConfig.Overrides, $"--strategy={strategy} (asdt ablate row {AblationTable.RowName(strategy)})"] };
-            StudyRunner.TrainIfNeeded(label, config, folder, output);
-            results[strategy] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
-            if (report) StudyRunner.Report(label, folder);
-            Write(output, Table());
-        }
+        // Seed by seed, so that an interrupted study already has every row of its first seeds.
+        foreach (int seed in seeds)
+            foreach (var strategy in rows)
+            {
+                string label = $"ablate row {AblationTable.RowName(strategy)} ({strategy}){(seeds.Count > 1 ? $" seed {seed}" : "")}";
+                string folder = Folder(strategy, seed);
+                string[] overrides = [.. baseConfig.Overrides, $"--strategy={strategy} (asdt ablate row {AblationTable.RowName(strategy)})"];
+                if (seed != baseConfig.Seed) overrides = [.. overrides, $"--seed={seed} (asdt ablate --seeds)"];
+                var config = baseConfig with { Strategy = strategy, Seed = seed, Overrides = overrides };
+                StudyRunner.TrainIfNeeded(label, config, folder, output);
+                results[(strategy, seed)] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
+                if (report) StudyRunner.Report(label, folder);
+                Write(output, Table());
+            }
         var table = Table();
         Write(output, table);
         Console.WriteLine();

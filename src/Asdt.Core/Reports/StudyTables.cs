@@ -72,7 +72,25 @@ public sealed record AblationRow
     public string RunFolder { get; init; } = "";
     /// <summary>Why a row has no numbers (e.g. not trained yet).</summary>
     public string? Note { get; init; }
+    /// <summary>
+    /// One entry per seed the row was trained with (<c>asdt ablate --seeds</c>); the values above are the means over the
+    /// evaluated ones. One seed: the values are that run's.
+    /// </summary>
+    public AblationSeedRun[] Seeds { get; init; } = [];
+    /// <summary>Sample standard deviation over seeds of the row's final output (<see cref="AblationTable.Final"/>); null under two seeds.</summary>
+    public double? FinalStdDev { get; init; }
 }
+
+/// <summary>One seed's run of an ablation row: its final output (P̄, or P^s for row I) and its folder.</summary>
+public sealed record AblationSeedRun
+{
+    public int Seed { get; init; }
+    public double? Final { get; init; }
+    public string RunFolder { get; init; } = "";
+}
+
+/// <summary>A trained (and maybe scored) run of one row with one seed, as <see cref="AblationTable.RowFrom(StudentStrategy, IReadOnlyList{AblationRun})"/> reads it.</summary>
+public sealed record AblationRun(int Seed, HeadEvaluation? Evaluation, string RunFolder, double? TrainingSeconds);
 
 /// <summary>The Table-4 style table of <c>asdt ablate</c> (ablation.md / ablation.json).</summary>
 public sealed record AblationTable
@@ -123,10 +141,32 @@ public sealed record AblationTable
     };
 
     /// <summary>A row from a run's heads.json (null = not evaluated yet). Row I has no trained seg-teacher, so P^st and P̄ are "–" as in the paper.</summary>
-    public static AblationRow RowFrom(StudentStrategy strategy, HeadEvaluation? eval, string runFolder, double? trainingSeconds, string? note = null)
+    public static AblationRow RowFrom(StudentStrategy strategy, HeadEvaluation? eval, string runFolder, double? trainingSeconds, string? note = null, int seed = 1)
     {
+        var row = RowFrom(strategy, [new AblationRun(seed, eval, runFolder, trainingSeconds)]);
+        return note == null ? row : row with { Note = note };
+    }
+
+    /// <summary>
+    /// A row from its runs, one per seed: every value is the mean over the seeds that are scored, with the spread of the
+    /// final output. Row I has no trained seg-teacher, so P^st and P̄ are "–" as in the paper.
+    /// </summary>
+    public static AblationRow RowFrom(StudentStrategy strategy, IReadOnlyList<AblationRun> runs)
+    {
+        if (runs.Count == 0) throw new ArgumentException("a row needs at least one run", nameof(runs));
         bool hasSegTeacher = strategy != StudentStrategy.ClassTeacherOnly;
-        double? Get(string source, bool crf) => eval?.Find(source, crf)?.MeanIoU;
+        var scored = runs.Where(r => r.Evaluation != null).ToArray();
+        double? Mean(Func<HeadEvaluation, double?> get)
+        {
+            var values = scored.Select(r => get(r.Evaluation!)).ToArray();
+            return values.Length > 0 && values.All(v => v.HasValue) ? values.Average(v => v!.Value) : null;
+        }
+        double? Get(string source, bool crf) => Mean(e => e.Find(source, crf)?.MeanIoU);
+        double? FinalOf(HeadEvaluation? e) => e?.Find(hasSegTeacher ? "max" : "student", true)?.MeanIoU;
+        var finals = scored.Select(r => FinalOf(r.Evaluation)).Where(v => v.HasValue).Select(v => v!.Value).ToArray();
+        var seconds = runs.Where(r => r.TrainingSeconds.HasValue).Select(r => r.TrainingSeconds!.Value).ToArray();
+        string? note = scored.Length == 0 ? "not evaluated yet"
+            : scored.Length < runs.Count ? $"{scored.Length} of {runs.Count} seeds scored" : null;
         return new AblationRow
         {
             Row = RowName(strategy),
@@ -138,12 +178,23 @@ public sealed record AblationTable
             SegTeacherNoCrf = hasSegTeacher ? Get("segTeacher", false) : null,
             StudentNoCrf = Get("student", false),
             MaxNoCrf = hasSegTeacher ? Get("max", false) : null,
-            CamBest = eval?.Cam?.BestMeanIoU,
-            TrainingSeconds = trainingSeconds,
-            RunFolder = runFolder,
-            Note = note ?? (eval == null ? "not evaluated yet" : null),
+            CamBest = Mean(e => e.Cam?.BestMeanIoU),
+            TrainingSeconds = seconds.Length > 0 ? seconds.Average() : null,
+            RunFolder = runs[0].RunFolder,
+            Note = note,
+            Seeds = runs.Select(r => new AblationSeedRun { Seed = r.Seed, Final = FinalOf(r.Evaluation), RunFolder = r.RunFolder }).ToArray(),
+            FinalStdDev = finals.Length >= 2 ? SampleStdDev(finals) : null,
         };
     }
+
+    static double SampleStdDev(double[] v)
+    {
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1));
+    }
+
+    /// <summary>True when some row was trained with more than one seed (the table then shows means and the per-seed values).</summary>
+    public bool SeveralSeeds => Rows.Any(r => r.Seeds.Length > 1);
 
     /// <summary>The row's final output: P̄ for rows with a seg-teacher, P^s for row I (its only segmentation output).</summary>
     public static double? Final(AblationRow r) => r.Strategy == StudentStrategy.ClassTeacherOnly ? r.Student : r.Max;
@@ -160,9 +211,20 @@ public sealed record AblationTable
             if (Final(r) is not double f) continue;
             string expected = r.Strategy == StudentStrategy.Alternate ? "above" : "below";
             string measured = f > b ? "above" : f < b ? "below" : "equal to";
-            yield return string.Create(inv, $"row {r.Row} P̄ {100 * f:F1} is {measured} row I's P^s {100 * b:F1} ({100 * (f - b):+0.0;-0.0;0.0}); the paper has it {expected}{(measured == expected ? "" : " — disagrees")}");
+            string finding = string.Create(inv, $"row {r.Row} P̄ {100 * f:F1}{SeedCount(r)} is {measured} row I's P^s {100 * b:F1}{SeedCount(one!)} ({100 * (f - b):+0.0;-0.0;0.0}); the paper has it {expected}{(measured == expected ? "" : " — disagrees")}");
+            // With several seeds per row, say whether the difference stands out from the seed noise (2 standard errors).
+            if (r.FinalStdDev is double sr && one!.FinalStdDev is double s1)
+            {
+                double se = Math.Sqrt(sr * sr / Scored(r) + s1 * s1 / Scored(one));
+                finding += string.Create(inv, $"; standard error of the difference {100 * se:F1}, so {(Math.Abs(f - b) > 2 * se ? "beyond" : "within")} the seed noise (2 standard errors)");
+            }
+            yield return finding;
         }
     }
+
+    static int Scored(AblationRow r) => r.Seeds.Count(x => x.Final.HasValue);
+
+    static string SeedCount(AblationRow r) => r.Seeds.Length > 1 ? $" (mean of {Scored(r)} seeds)" : "";
 
     public string ToMarkdown()
     {
@@ -172,7 +234,9 @@ public sealed record AblationTable
         sb.AppendLine("# Table 4 (ablation of the student's teacher), measured");
         sb.AppendLine();
         Header.AppendMarkdown(sb);
-        sb.AppendLine("mIoU (%) with the dense CRF, as in the paper's Table 4 (paper values are VOC 2012 val):");
+        sb.AppendLine(SeveralSeeds
+            ? "mIoU (%) with the dense CRF, as in the paper's Table 4 (paper values are VOC 2012 val); each value is the mean over the row's seeds (per seed below):"
+            : "mIoU (%) with the dense CRF, as in the paper's Table 4 (paper values are VOC 2012 val):");
         sb.AppendLine();
         sb.AppendLine("| row | strategy | P^st | P^s | P̄ | paper P^st / P^s / P̄ | training |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
@@ -190,6 +254,21 @@ public sealed record AblationTable
         sb.AppendLine("|---|---:|---:|---:|---:|");
         foreach (var r in Rows)
             sb.AppendLine(inv, $"| {r.Row} | {P(r.SegTeacherNoCrf)} | {P(r.StudentNoCrf)} | {P(r.MaxNoCrf)} | {P(r.CamBest)} |");
+        if (SeveralSeeds)
+        {
+            var seeds = Rows.SelectMany(r => r.Seeds.Select(x => x.Seed)).Distinct().Order().ToArray();
+            sb.AppendLine();
+            sb.AppendLine("The final output (P̄ + CRF; P^s + CRF for row I) per seed, with the mean and the sample standard deviation over seeds:");
+            sb.AppendLine();
+            sb.AppendLine("| row | " + string.Join(" | ", seeds.Select(x => $"seed {x}")) + " | mean ± sd |");
+            sb.AppendLine("|---|" + string.Concat(seeds.Select(_ => "---:|")) + "---:|");
+            foreach (var r in Rows)
+            {
+                var cells = seeds.Select(x => r.Seeds.FirstOrDefault(y => y.Seed == x) is { } run ? P(run.Final) : "");
+                string sd = r.FinalStdDev is double d ? $" ± {P(d)}" : "";
+                sb.AppendLine(inv, $"| {r.Row} | {string.Join(" | ", cells)} | {P(Final(r))}{sd} |");
+            }
+        }
         var findings = Findings().ToArray();
         if (findings.Length > 0)
         {
@@ -201,7 +280,8 @@ public sealed record AblationTable
         sb.AppendLine();
         sb.AppendLine("Row I trains no seg-teacher, so its P^st and P̄ are not defined (– as in the paper). Run folders:");
         sb.AppendLine();
-        foreach (var r in Rows) sb.AppendLine(inv, $"- {r.Row}: `{r.RunFolder}`");
+        foreach (var r in Rows)
+            sb.AppendLine(inv, $"- {r.Row}: {(r.Seeds.Length > 1 ? string.Join(", ", r.Seeds.Select(x => $"`{x.RunFolder}`")) : $"`{r.RunFolder}`")}");
         return sb.ToString();
 
         static string Pp(double? v) => v is double x ? x.ToString("F1", CultureInfo.InvariantCulture) : "–";

@@ -66,6 +66,69 @@ public class StudyTableTests
         Assert.Equal(StudentStrategy.NaiveMean, back.Rows.Single(r => r.Row == "IV").Strategy);
     }
 
+    [Fact]
+    public void Ablation_rows_with_several_seeds_show_means_the_spread_and_whether_a_difference_beats_it()
+    {
+        using var dir = TestData.NewTempFolder();
+        AblationRun Run(StudentStrategy s, int seed, double? final) =>
+            new(seed, final is double f ? RoundTrip(dir, $"{s}-{seed}", Eval(f - 0.01, f - 0.02, f, cam: 0.5 + seed / 100.0)) : null, $"runs/{s}-seed{seed}", 100.0 * seed);
+        var table = new AblationTable
+        {
+            Header = new StudyHeader { Command = "asdt ablate --seeds 1,2,3" },
+            Rows =
+            [
+                // Row I's final output is P^s (= f - 0.02 here): 0.60, 0.62, 0.58 → mean 0.60, sd 0.02.
+                AblationTable.RowFrom(StudentStrategy.ClassTeacherOnly, [Run(StudentStrategy.ClassTeacherOnly, 1, 0.62), Run(StudentStrategy.ClassTeacherOnly, 2, 0.64), Run(StudentStrategy.ClassTeacherOnly, 3, 0.60)]),
+                // Row V: P̄ 0.70, 0.71, 0.69 → mean 0.70, sd 0.01: +10 points, far beyond the noise.
+                AblationTable.RowFrom(StudentStrategy.Alternate, [Run(StudentStrategy.Alternate, 1, 0.70), Run(StudentStrategy.Alternate, 2, 0.71), Run(StudentStrategy.Alternate, 3, 0.69)]),
+                // Row II: 0.58, 0.64 → mean 0.61, sd 0.042: +1 point, within the noise; seed 3 not scored yet.
+                AblationTable.RowFrom(StudentStrategy.SegTeacherOnly, [Run(StudentStrategy.SegTeacherOnly, 1, 0.58), Run(StudentStrategy.SegTeacherOnly, 2, 0.64), Run(StudentStrategy.SegTeacherOnly, 3, null)]),
+            ],
+        };
+        Assert.True(table.SeveralSeeds);
+        var one = table.Rows[0];
+        Assert.Equal(0.60, one.Student!.Value, 12);
+        Assert.Equal(0.02, one.FinalStdDev!.Value, 12);
+        Assert.Equal(0.51 + 0.01, one.CamBest!.Value, 12); // mean of 0.51, 0.52, 0.53
+        Assert.Equal(200.0, one.TrainingSeconds!.Value, 12);
+        Assert.Equal([1, 2, 3], one.Seeds.Select(x => x.Seed));
+        var two = table.Rows[2];
+        Assert.Equal(0.61, two.Max!.Value, 12);
+        Assert.Equal(Math.Sqrt(2 * 0.03 * 0.03), two.FinalStdDev!.Value, 12);
+        Assert.Equal("2 of 3 seeds scored", two.Note);
+        Assert.Null(two.Seeds[2].Final);
+
+        var md = table.ToMarkdown();
+        Assert.Contains("each value is the mean over the row's seeds", md);
+        Assert.Contains("| row | seed 1 | seed 2 | seed 3 | mean ± sd |", md);
+        Assert.Contains("| I | 60.0 | 62.0 | 58.0 | 60.0 ± 2.0 |", md);
+        Assert.Contains("| V | 70.0 | 71.0 | 69.0 | 70.0 ± 1.0 |", md);
+        Assert.Contains("| II | 58.0 | 64.0 | – | 61.0 ± 4.2 |", md);
+        Assert.Contains("`runs/Alternate-seed2`", md);
+        var findings = table.Findings().ToArray();
+        // se(V − I) = sqrt(0.01²/3 + 0.02²/3) = 1.29 points; se(II − I) = sqrt(0.0424²/2 + 0.02²/3) = 3.2 points.
+        Assert.Contains(findings, f => f.StartsWith("row V P̄ 70.0 (mean of 3 seeds) is above row I's P^s 60.0 (mean of 3 seeds) (+10.0)")
+            && f.Contains("standard error of the difference 1.3, so beyond the seed noise"));
+        Assert.Contains(findings, f => f.StartsWith("row II P̄ 61.0 (mean of 2 seeds) is above") && f.Contains("standard error of the difference 3.2, so within the seed noise"));
+
+        string json = dir.File("ablation.json");
+        File.WriteAllText(json, AsdtJson.Serialize(table));
+        var back = AsdtJson.Read<AblationTable>(json);
+        Assert.Equal(one.FinalStdDev, back.Rows[0].FinalStdDev);
+        Assert.Equal(0.71, back.Rows[1].Seeds[1].Final);
+    }
+
+    [Fact]
+    public void Ablation_seed_folders_keep_the_base_seeds_plain_folder_and_seed_lists_are_checked()
+    {
+        Assert.Equal(Path.Combine("s", "row-V-Alternate"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.Alternate, 1, 1));
+        Assert.Equal(Path.Combine("s", "row-V-Alternate-seed2"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.Alternate, 2, 1));
+        Assert.Equal(Path.Combine("s", "row-I-ClassTeacherOnly-seed1"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.ClassTeacherOnly, 1, 7));
+        Assert.Equal([3, 1, 2], Asdt.Cli.Commands.AblateCommand.ParseSeeds(" 3,1, 2,3"));
+        Assert.Contains("'x'", Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.AblateCommand.ParseSeeds("1,x")).Message);
+        Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.AblateCommand.ParseSeeds(" , "));
+    }
+
     [Theory]
     [InlineData("I", StudentStrategy.ClassTeacherOnly)]
     [InlineData("iv", StudentStrategy.NaiveMean)]
