@@ -41,19 +41,22 @@ public static class Stage1Presets
     /// 66.3–68.6); λ = 4e-7 for the energy loss (the 224 crops make L_str relatively weaker than on VOC): 63.3, not taken.
     /// Then the classifier-only warm-up: CAM mIoU (best θ) after 300 / 1,000 / 2,000 iterations 55.5 / 58.7 / 60.1 (the
     /// linear classifier on frozen features was far from converged); a full run with 2,000 warm-up iterations and the same
-    /// 1,500 ASDT iterations: P̄ + CRF 70.8 (this preset). Output stride 32 (heads at dilation 2): CAMs 62.4 but P̄ + CRF 70.7,
-    /// not taken.
+    /// 1,500 ASDT iterations: P̄ + CRF 70.8. Output stride 32 (heads at dilation 2): CAMs 62.4 but P̄ + CRF 70.7,
+    /// not taken. 2026-11-30, same split, 2,000-iteration classifier-only runs with seeds 1, 2, 3 (CAM mIoU, best θ): Xavier
+    /// start at warm-up lr 0.01 60.1 / 55.1 / 59.2 (mean 58.1: the seed moved it by 5 points, almost all of it face and body,
+    /// which MSRC's image labels never separate: 29 of the 31 train images with either have both); at lr 0.03 61.2 / 56.1 /
+    /// 60.1 (mean 59.1); a zero start at lr 0.03 60.6 / 58.9 / 61.8 (mean 60.5, half the spread): this preset.
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
         Preset = "cpu",
         Data = new DataSettings { Dataset = "msrc21-objects", Split = "train", CropSize = 224 },
         Backbone = new BackboneSettings { Kind = "resnet18-imagenet", OutputStride = 16, FrozenStages = 5 },
-        Heads = new HeadSettings { HiddenChannels = 256, Dilation = 4 },
+        Heads = new HeadSettings { HiddenChannels = 256, Dilation = 4, ClassifierInit = Models.ClassifierInit.Zero },
         CamScales = [1.0, 0.5, 1.5],
         Iterations = 3500,
         ClassifierWarmup = 2000,
-        ClassifierWarmupLearningRate = 0.01,
+        ClassifierWarmupLearningRate = 0.03,
         PulseWidth = new PulseWidthSettings { Period = 150, Tau = 5 },
         Inference = new TestTimeAugmentation { Scales = [0.75, 1.0, 1.25, 1.5], Flip = true },
         CheckpointEvery = 100,
@@ -65,7 +68,8 @@ public static class Stage1Presets
             "backbone frozen (FrozenStages = 5): only the classifier and the two heads train; fine-tuning layer3–4 gave no better CAMs on MSRC val and costs 3x the backward time",
             "crop 224 instead of 321 (MSRC images are 320x213)",
             "CAM scales 1, 0.5, 1.5 (no 2.0) to save forward time",
-            "2,000 classifier-only warm-up iterations at lr 0.01 on their own poly schedule (A14; RRM train_from_init at 7e-4 left the CAMs at 27.6 mIoU on MSRC val, 0.01 gives 55.5 after 300 iterations and 60.1 after 2,000) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
+            "2,000 classifier-only warm-up iterations at lr 0.03 on their own poly schedule (A14; RRM train_from_init at 7e-4 left the CAMs at 27.6 mIoU on MSRC val, 0.01 gives 55.5 after 300 iterations and 58.1 after 2,000 (mean of 3 seeds), 0.03 59.1) because the classifier starts from ImageNet, not a VOC-trained res38_cls.pth",
+            "the class-teacher's classifier starts from zeros instead of PSA/RRM's Xavier: face and body nearly always appear together in MSRC's image labels, and the random start, not the data, decided which CAM took the faces (CAMs on MSRC val over 3 seeds: mean 60.5 ± 1.5 against 59.1 ± 2.7)",
             "3,500 iterations instead of 20,000: the warm-up, then 1,500 ASDT iterations = ten PW periods of the paper's T = 150, τ = 5; about 23 minutes on 2 idle cores (about 7 for the warm-up, 0.63 s per ASDT iteration)",
             "PSMs and head scores from multi-scale + flip inference (scales 0.75, 1, 1.25, 1.5 × flip, P^st and P^s averaged before the max; ALGORITHM.md §7 optional) instead of single scale: +2.7 mIoU on MSRC val; --single-scale gives the paper's inference",
         ],
@@ -79,11 +83,14 @@ public static class Stage1Presets
         CamScales = [1.0, 0.5, 1.5],
         Iterations = 240,
         ClassifierWarmup = 40,
+        // The quick preset keeps the warm-up of the 2026-11-29 cpu preset: the lr-0.03, zero-start warm-up was measured on MSRC only.
+        ClassifierWarmupLearningRate = 0.01,
+        Heads = Cpu.Heads with { ClassifierInit = Models.ClassifierInit.Xavier },
         PulseWidth = new PulseWidthSettings { Period = 40, Tau = 5 },
         CheckpointEvery = 60,
         Deviations =
         [
-            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("3,500") && !d.StartsWith("2,000")),
+            .. Cpu.Deviations.Where(d => !d.StartsWith("crop") && !d.StartsWith("3,500") && !d.StartsWith("2,000") && !d.StartsWith("the class-teacher's classifier")),
             "demo dataset, crop 96",
             "40 classifier-only warm-up iterations at lr 0.01 on their own poly schedule",
             "240 iterations with T = 40 (τ = 5 → T_h = 8, T_l = 32): five PW periods after warm-up",

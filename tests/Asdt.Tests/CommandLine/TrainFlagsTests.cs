@@ -63,16 +63,20 @@ public class TrainFlagsTests
     [Fact]
     public void ClassifierInitFlagIsRecordedAndXavierLeavesOldConfigsAsTheyWere()
     {
-        var zero = Parse("--preset", "cpu", "--classifier-init", "zero");
+        Assert.Equal(Asdt.Models.ClassifierInit.Zero, Parse("--preset", "cpu").Heads.ClassifierInit);
+        var zero = Parse("--preset", "paper", "--classifier-init", "zero");
         Assert.Equal(Asdt.Models.ClassifierInit.Zero, zero.Heads.ClassifierInit);
         Assert.Equal(["--classifier-init=Zero"], zero.Overrides);
         Assert.Contains("\"classifierInit\": \"zero\"", Asdt.Runs.AsdtJson.Serialize(zero));
         Assert.Equal(zero.Heads, System.Text.Json.JsonSerializer.Deserialize<Stage1Config>(Asdt.Runs.AsdtJson.Serialize(zero), Asdt.Runs.AsdtJson.Options)!.Heads);
 
         // Xavier (the default) is not written, so a config.json or a shared warm-up hash from before the setting is unchanged.
-        var xavier = Parse("--preset", "cpu");
+        var xavier = Parse("--preset", "paper");
         Assert.Equal(Asdt.Models.ClassifierInit.Xavier, xavier.Heads.ClassifierInit);
         Assert.DoesNotContain("classifierInit", Asdt.Runs.AsdtJson.Serialize(xavier));
+        var back = Parse("--preset", "cpu", "--classifier-init", "xavier");
+        Assert.Equal(Asdt.Models.ClassifierInit.Xavier, back.Heads.ClassifierInit);
+        Assert.Equal(["--classifier-init=Xavier"], back.Overrides);
     }
 
     [Fact]
