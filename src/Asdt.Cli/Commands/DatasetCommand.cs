@@ -62,5 +62,8 @@ public static class DatasetCommand
                 (100.0 * st.ImagesWithClass[c] / Math.Max(1, st.Images)).ToString("F1", inv), (100 * st.PixelFraction(c)).ToString("F2", inv));
         table.AddRow("255", "ignore", "", "", (100 * st.IgnoreFraction).ToString("F2", inv));
         console.Write(table);
+        foreach (var (a, b, both, either) in st.EntangledPairs())
+            Console.WriteLine($"note: {st.ClassNames[a]} and {st.ClassNames[b]} appear together in {both} of the {either} images with either " +
+                $"(only {either - both} tell them apart): image labels barely separate them, so which CAM takes which region can depend on the seed");
     }
 }

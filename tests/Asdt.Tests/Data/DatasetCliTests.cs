@@ -34,6 +34,16 @@ public class DatasetCliTests
     }
 
     [Fact]
+    public void Msrc21Stats_NoteThePairTheImageLabelsBarelySeparate()
+    {
+        using var tmp = TestData.NewTempFolder();
+        var stats = Asdt(tmp.Path, "dataset", "stats", "--dataset", "msrc21-objects", "--root", TestData.Msrc21, "--split", "train");
+        Assert.True(stats.Code == 0, stats.Err);
+        Assert.Contains("note: face and body appear together in 29 of the 31 images with either (only 2 tell them apart)", stats.Out);
+        Assert.Single(stats.Out.Split('\n'), line => line.StartsWith("note:"));
+    }
+
+    [Fact]
     public void BadInput_IsOneLineOnStderr_Exit2()
     {
         using var tmp = TestData.NewTempFolder();
