@@ -144,5 +144,21 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         Assert.InRange(again.Rows[0].Student!.Value, 0, 1);
         Assert.Contains("asdt ablate (test)", File.ReadAllText(Path.Combine(study.Path, "ablation.md")));
         Assert.Equal(again.Rows[0].Student, AsdtJson.Read<AblationTable>(Path.Combine(study.Path, "ablation.json")).Rows[0].Student);
+
+        // A second seed: the first seed's row is kept as it is, the new one trains in its own folder with its seed.
+        int other = config.Seed + 1;
+        var seeds = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)", [config.Seed, other]);
+        Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));
+        string seeded = AblateCommand.RowFolder(study.Path, StudentStrategy.ClassTeacherOnly, other, config.Seed);
+        Assert.Equal(3, Stage1Checkpoint.FinishedIterations(seeded));
+        var seededConfig = AsdtJson.Read<Stage1Config>(Path.Combine(seeded, Stage1Trainer.ConfigFile));
+        Assert.Equal(other, seededConfig.Seed);
+        Assert.Contains($"--seed={other} (asdt ablate --seeds)", seededConfig.Overrides);
+        var r = seeds.Rows.Single();
+        Assert.Equal([config.Seed, other], r.Seeds.Select(x => x.Seed));
+        Assert.Equal(again.Rows[0].Student, r.Seeds[0].Final);
+        Assert.Equal((r.Seeds[0].Final!.Value + r.Seeds[1].Final!.Value) / 2, r.Student!.Value, 12);
+        Assert.NotNull(r.FinalStdDev);
+        Assert.Contains("| row | seed 1 | seed 2 | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "ablation.md")));
     }
 }
