@@ -26,9 +26,9 @@ public sealed class CrfFlag
         return text != null ? Parse(text) : runDefault;
     }
 
-    public static CrfParameters Parse(string text)
+    public static CrfParameters Parse(string text, string option = "--crf")
     {
         try { return CrfParameters.Parse(text); }
-        catch (ArgumentException e) { throw new AsdtException($"--crf: {e.Message}"); }
+        catch (ArgumentException e) { throw new AsdtException($"{option}: {e.Message}"); }
     }
 }

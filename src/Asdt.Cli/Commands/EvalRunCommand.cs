@@ -23,7 +23,9 @@ public static class EvalRunCommand
     static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict head outputs to the image labels: auto (only on the run's training split), yes, no (RRM's val protocol, A17)", DefaultValueFactory = _ => "auto" };
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Only the plain argmax variants (no dense CRF)" };
     static readonly Option<bool> CrfOnly = new("--crf-only") { Description = "Only the CRF variants (skip plain argmax)" };
-    static readonly Option<string?> Heads = new("--heads") { Description = "Which outputs: any of st,s,max (comma-separated) [default: all three]" };
+    static readonly Option<string?> Heads = new("--heads") { Description = "Which outputs: any of st,s,max (comma-separated), or none [default: all three]" };
+    static readonly Option<bool> Bct = new("--bct") { Description = "Also score the class-teacher's reliable label B^ct on whole images (with the run's settings, or --alpha-low … to try others)" };
+    static readonly ReliableLabelFlags ReliableLabelOptions = new();
     static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
     static readonly Option<string?> CamScales = new("--cam-scales") { Description = "CAM scales (PSA: 1,0.5,1.5,2)" };
     static readonly Option<bool> CamNoFlip = new("--cam-no-flip") { Description = "CAMs without the horizontal flip" };
@@ -42,6 +44,8 @@ public static class EvalRunCommand
             Run, Split, Dataset, Root, Out, Restrict, NoCrf, CrfOnly, Heads, NoCam, CamScales, CamNoFlip, CamThresholds, CamThreshold, Limit, ShardOption, Threads,
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
+        command.Options.Add(Bct);
+        foreach (var o in ReliableLabelOptions.Options) command.Options.Add(o);
         command.Options.Add(CrfOption.Option);
         command.SetAction(parse =>
         {
@@ -56,6 +60,10 @@ public static class EvalRunCommand
                 var other => throw new AsdtException($"--restrict must be auto, yes or no (got '{other}')"),
             };
             if (parse.GetValue(NoCrf) && parse.GetValue(CrfOnly)) throw new AsdtException("--no-crf and --crf-only exclude each other");
+            var bctFlags = new FlagOverrides(parse);
+            var reliableLabel = ReliableLabelOptions.Apply(bctFlags, run.Config.ReliableLabel);
+            if (bctFlags.Applied.Count > 0 && !parse.GetValue(Bct))
+                throw new AsdtException($"{string.Join(", ", bctFlags.Applied.Select(a => a.Split('=')[0]))} only apply with --bct");
             var settings = new HeadEvaluationSettings
             {
                 Sources = ParseHeads(parse.GetValue(Heads)),
@@ -71,6 +79,8 @@ public static class EvalRunCommand
                 Limit = parse.GetValue(Limit),
                 Shard = Shard.Parse(parse.GetValue(ShardOption)),
                 Threads = parse.GetValue(Threads),
+                ReliableLabel = parse.GetValue(Bct) ? reliableLabel : null,
+                ReliableLabelCamScales = run.Config.CamScales,
             };
             var shard = settings.Shard;
             string output = parse.GetValue(Out) ?? Path.Combine(runFolder, shard.Count == 1 ? $"eval-{split}" : $"eval-{split}-shard{shard.Index}of{shard.Count}");
@@ -99,6 +109,7 @@ public static class EvalRunCommand
     public static PsmSource[] ParseHeads(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max];
+        if (text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase)) return [];
         return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.ToLowerInvariant() switch
         {
             "st" or "pst" or "segteacher" => PsmSource.SegTeacher,

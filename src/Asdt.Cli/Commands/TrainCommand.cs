@@ -36,6 +36,7 @@ public static class TrainCommand
     static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
+    static readonly ReliableLabelFlags ReliableLabelOptions = new();
     static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
 
     public static Command Create()
@@ -65,7 +66,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device,
+        Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
     ];
 
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
@@ -108,6 +109,7 @@ public static class TrainCommand
             },
             CamScales = flags.Text(CamScales, null) is string scales ? EvalRunCommand.ParseScales(scales, "--cam-scales") : c.CamScales,
             EnergyLoss = c.EnergyLoss with { Weight = flags.Value(EnergyWeight, c.EnergyLoss.Weight) },
+            ReliableLabel = ReliableLabelOptions.Apply(flags, c.ReliableLabel),
             Iterations = flags.Value(Iterations, c.Iterations),
             BatchSize = flags.Value(BatchSize, c.BatchSize),
             Strategy = flags.Value(Strategy, c.Strategy),

@@ -36,6 +36,36 @@ public sealed record HeadEvaluationSettings
     public Shard Shard { get; init; } = Shard.All;
     /// <summary>Score only the first N images of the split (quick looks; null = all).</summary>
     public int? Limit { get; init; }
+    /// <summary>
+    /// Also score the class-teacher's reliable label B^ct (ALGORITHM.md §4.3) made with these settings from the
+    /// online multi-scale CAMs of whole images (null = do not): how right it is where it labels, and how much it labels.
+    /// </summary>
+    public ReliableLabelSettings? ReliableLabel { get; init; }
+    /// <summary>Scales of the online CAM behind B^ct (a run's <see cref="Stage1Config.CamScales"/>).</summary>
+    public double[] ReliableLabelCamScales { get; init; } = [1.0, 0.5, 1.5, 2.0];
+}
+
+/// <summary>
+/// B^ct scored against the ground truth: on the pixels it labels (the ignored ones left out of the confusion matrix,
+/// so its mIoU is a precision-like number), and per class the share of the class's pixels it labels at all.
+/// </summary>
+public sealed record ReliableLabelScore
+{
+    /// <summary>α, percentile and CRF B^ct was made with.</summary>
+    public string Settings { get; init; } = "";
+    public double[] CamScales { get; init; } = [];
+    /// <summary>mIoU over the pixels B^ct labels.</summary>
+    public double MeanIoU { get; init; }
+    public double PixelAccuracy { get; init; }
+    /// <summary>Share of the scored pixels (ground truth ≠ 255) that B^ct labels.</summary>
+    public double LabelledFraction { get; init; }
+    public string[] ClassNames { get; init; } = [];
+    /// <summary>IoU per class on the labelled pixels (null: the class is neither in the truth nor in B^ct there).</summary>
+    public double?[] ClassIoU { get; init; } = [];
+    /// <summary>Per ground-truth class, the share of its pixels B^ct labels (with any label; null: no such pixel).</summary>
+    public double?[] ClassLabelled { get; init; } = [];
+
+    public const string File = "bct";
 }
 
 /// <summary>One scored variant: a source with or without CRF.</summary>
@@ -82,6 +112,8 @@ public sealed record HeadEvaluation
     public string Protocol { get; init; } = "";
     public HeadVariantScore[] Variants { get; init; } = [];
     public CamSweepResult? Cam { get; init; }
+    /// <summary>The class-teacher's reliable label on whole images (eval-run --bct).</summary>
+    public ReliableLabelScore? ReliableLabel { get; init; }
     public double Seconds { get; init; }
 
     public const string FileName = "heads.json";
@@ -111,10 +143,13 @@ public sealed record HeadEvaluation
         sb.AppendLine();
         sb.AppendLine(inv, $"{Dataset} / {Split}{(Shard != null ? $" (shard {Shard})" : "")}: {Images} images. {Protocol}");
         sb.AppendLine();
-        sb.AppendLine("| output | mIoU | pixel acc. |");
-        sb.AppendLine("|---|---:|---:|");
-        foreach (var v in Variants)
-            sb.AppendLine(inv, $"| {v.Name} | {100 * v.MeanIoU:F2} | {100 * v.PixelAccuracy:F2} |");
+        if (Variants.Length > 0)
+        {
+            sb.AppendLine("| output | mIoU | pixel acc. |");
+            sb.AppendLine("|---|---:|---:|");
+            foreach (var v in Variants)
+                sb.AppendLine(inv, $"| {v.Name} | {100 * v.MeanIoU:F2} | {100 * v.PixelAccuracy:F2} |");
+        }
         if (Cam is { } cam)
         {
             sb.AppendLine();
@@ -126,6 +161,18 @@ public sealed record HeadEvaluation
             sb.AppendLine("| θ | " + string.Join(" | ", cam.Thresholds.Select(t => t.ToString("0.00", inv))) + " |");
             sb.AppendLine("|---|" + string.Concat(cam.Thresholds.Select(_ => "---:|")));
             sb.AppendLine("| mIoU | " + string.Join(" | ", cam.MeanIoU.Select(m => (100 * m).ToString("F1", inv))) + " |");
+        }
+        if (ReliableLabel is { } r)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"B^ct (the class-teacher's reliable label on whole images; online CAM scales {string.Join(", ", r.CamScales)}; {r.Settings}): " +
+                               $"it labels **{100 * r.LabelledFraction:F1} %** of the pixels; on those, **mIoU {100 * r.MeanIoU:F2}**, pixel accuracy {100 * r.PixelAccuracy:F2}.");
+            sb.AppendLine();
+            sb.AppendLine("| class | IoU where labelled | share labelled |");
+            sb.AppendLine("|---|---:|---:|");
+            string Percent(double? v) => v is double x ? (100 * x).ToString("F1", inv) : "–";
+            for (int c = 0; c < r.ClassNames.Length; c++)
+                sb.AppendLine(inv, $"| {r.ClassNames[c]} | {Percent(r.ClassIoU[c])} | {Percent(r.ClassLabelled[c])} |");
         }
         sb.AppendLine();
         sb.AppendLine(inv, $"({Seconds:0.0} s)");
@@ -142,7 +189,15 @@ public sealed record HeadEvaluation
 /// </summary>
 public static class HeadEvaluator
 {
-    sealed record Pending(string Id, RgbImage Image, LabelMask Truth, float[] Probabilities, float[]? Cams, int[] Present);
+    sealed record Pending(string Id, RgbImage Image, LabelMask Truth, float[] Probabilities, float[]? Cams, float[]? TrainingCams, int[] Present);
+
+    /// <summary>B^ct's counts: a confusion matrix over the pixels it labels, and per ground-truth class all and labelled pixels.</summary>
+    sealed class ReliableLabelCounts(int classes)
+    {
+        public ConfusionMatrix Labelled { get; } = new(classes);
+        public long[] Truth { get; } = new long[classes];
+        public long[] TruthLabelled { get; } = new long[classes];
+    }
 
     public static (HeadEvaluation Summary, IReadOnlyDictionary<string, SegmentationScore> Scores) Evaluate(
         Stage1Run run, string split, HeadEvaluationSettings settings, Action<int, int>? progress = null, CancellationToken cancel = default)
@@ -164,7 +219,8 @@ public static class HeadEvaluator
             if (settings.WithoutCrf) variants.Add((s, false));
             if (settings.Crf != null) variants.Add((s, true));
         }
-        if (variants.Count == 0 && !settings.Cam) throw new AsdtException("nothing to evaluate: no head variant and no CAM");
+        if (variants.Count == 0 && !settings.Cam && settings.ReliableLabel == null) throw new AsdtException("nothing to evaluate: no head variant, no CAM and no B^ct");
+        var bct = settings.ReliableLabel != null ? new ReliableLabelCounts(classes) : null;
         var matrices = variants.Select(_ => new ConfusionMatrix(classes)).ToArray();
         var sweep = settings.Cam ? new CamThresholdSweep(classes, settings.CamThresholds) : null;
         ConfusionMatrix? fixedCam = settings.Cam && settings.CamThreshold is double ft ? new ConfusionMatrix(classes) : null;
@@ -177,7 +233,7 @@ public static class HeadEvaluator
         {
             await foreach (var item in queue.Reader.ReadAllAsync(cancel))
             {
-                Score(item, sources, variants, matrices, sweep, fixedCam, settings, classes);
+                Score(item, sources, variants, matrices, sweep, fixedCam, bct, settings, classes);
                 progress?.Invoke(Interlocked.Increment(ref done), n);
             }
         }, cancel)).ToArray();
@@ -191,7 +247,8 @@ public static class HeadEvaluator
                 int[] present = labels.Select((on, c) => (on, c)).Where(x => x.on).Select(x => x.c).ToArray();
                 float[] probabilities = variants.Count == 0 ? [] : HeadProbabilities.Compute(network, run.Normalization, image, sources, settings.Augmentation);
                 float[]? cams = settings.Cam ? OfflineCam.Psa(network, run.Normalization, image, labels, settings.CamScales, settings.CamFlip) : null;
-                var item = new Pending(id, image, truth, probabilities, cams, present);
+                float[]? trainingCams = bct != null ? OfflineCam.Training(network, run.Normalization, image, labels, settings.ReliableLabelCamScales) : null;
+                var item = new Pending(id, image, truth, probabilities, cams, trainingCams, present);
                 if (!queue.Writer.TryWrite(item)) queue.Writer.WriteAsync(item, cancel).AsTask().GetAwaiter().GetResult();
                 if (consumers.FirstOrDefault(c => c.IsFaulted) is Task failed) failed.GetAwaiter().GetResult();
             }
@@ -237,6 +294,24 @@ public static class HeadEvaluator
                 FixedThreshold = settings.CamThreshold, FixedMeanIoU = fixedScore?.MeanIoU,
             };
         }
+        ReliableLabelScore? bctResult = null;
+        if (bct != null)
+        {
+            var score = SegmentationScore.From(bct.Labelled, names, $"B^ct of {run.Folder} on the pixels it labels", dataset.Name, split, n, shardText);
+            scores[ReliableLabelScore.File] = score;
+            long all = bct.Truth.Sum(), labelled = bct.TruthLabelled.Sum();
+            bctResult = new ReliableLabelScore
+            {
+                Settings = ReliableLabelText(settings.ReliableLabel!),
+                CamScales = settings.ReliableLabelCamScales,
+                MeanIoU = score.MeanIoU,
+                PixelAccuracy = score.PixelAccuracy,
+                LabelledFraction = all > 0 ? labelled / (double)all : 0,
+                ClassNames = names.ToArray(),
+                ClassIoU = score.ClassIoU,
+                ClassLabelled = bct.Truth.Select((t, c) => t > 0 ? bct.TruthLabelled[c] / (double)t : (double?)null).ToArray(),
+            };
+        }
         var summary = new HeadEvaluation
         {
             Run = run.Folder,
@@ -254,15 +329,19 @@ public static class HeadEvaluator
                        + $"; {settings.Augmentation}, full image" + (settings.Crf != null ? $"; CRF {settings.Crf}" : "") + ".",
             Variants = variantScores.ToArray(),
             Cam = camResult,
+            ReliableLabel = bctResult,
             Seconds = clock.Elapsed.TotalSeconds,
         };
         return (summary, scores);
     }
 
+    public static string ReliableLabelText(ReliableLabelSettings r) => string.Create(CultureInfo.InvariantCulture,
+        $"α {r.AlphaLow}/{r.AlphaHigh}, CAM percentile {r.CamPercentile}, CRF {r.Crf}");
+
     static string Stem(string key) => key switch { "segTeacher" => "pst", "student" => "ps", _ => "pbar" };
 
     static void Score(Pending item, PsmSource[] sources, List<(PsmSource Source, bool Crf)> variants, ConfusionMatrix[] matrices,
-        CamThresholdSweep? sweep, ConfusionMatrix? fixedCam, HeadEvaluationSettings settings, int classes)
+        CamThresholdSweep? sweep, ConfusionMatrix? fixedCam, ReliableLabelCounts? bct, HeadEvaluationSettings settings, int classes)
     {
         int size = classes * item.Image.PixelCount;
         int[]? restrict = settings.RestrictToImageLabels ? item.Present : null;
@@ -279,11 +358,42 @@ public static class HeadEvaluator
             sweep!.Add(item.Truth.Labels, cams, item.Present);
             if (fixedCam != null) Add(fixedCam, item, CamLabels(cams, item.Present, classes, settings.CamThreshold!.Value));
         }
+        if (item.TrainingCams is { } trainingCams)
+        {
+            var image = item.Image;
+            var label = ReliableLabel.Compute(image.Pixels, image.Width, image.Height, trainingCams, classes - 1, item.Present, settings.ReliableLabel!);
+            AddReliable(bct!, item, label, classes);
+        }
     }
 
-    static void Add(ConfusionMatrix matrix, Pending item, byte[] prediction)
+    /// <summary>Counts B^ct against the truth: the confusion matrix sees only the pixels it labels.</summary>
+    static void AddReliable(ReliableLabelCounts counts, Pending item, byte[] label, int classes)
     {
-        try { matrix.Add(item.Truth.Labels, prediction); }
+        var truth = item.Truth.Labels;
+        var truthWhereLabelled = new byte[truth.Length];
+        var prediction = new byte[truth.Length];
+        var all = new long[classes];
+        var labelled = new long[classes];
+        for (int i = 0; i < truth.Length; i++)
+        {
+            byte g = truth[i];
+            bool isLabelled = label[i] != Training.ReliableLabel.Ignore;
+            truthWhereLabelled[i] = isLabelled ? g : ConfusionMatrix.Ignore;
+            prediction[i] = isLabelled ? label[i] : (byte)0;
+            if (g >= classes) continue; // 255, or an error that Add reports
+            all[g]++;
+            if (isLabelled) labelled[g]++;
+        }
+        Add(counts.Labelled, item, truthWhereLabelled, prediction);
+        lock (counts)
+            for (int c = 0; c < classes; c++) { counts.Truth[c] += all[c]; counts.TruthLabelled[c] += labelled[c]; }
+    }
+
+    static void Add(ConfusionMatrix matrix, Pending item, byte[] prediction) => Add(matrix, item, item.Truth.Labels, prediction);
+
+    static void Add(ConfusionMatrix matrix, Pending item, byte[] truth, byte[] prediction)
+    {
+        try { matrix.Add(truth, prediction); }
         catch (ArgumentException e) { throw new AsdtException(item.Id, e.Message); }
     }
 

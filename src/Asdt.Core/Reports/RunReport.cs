@@ -375,7 +375,7 @@ public static class RunReport
         yield return ("heads", $"hidden {c.Heads.HiddenChannels}, dilation {c.Heads.Dilation}, classifier dropout {c.Heads.ClassifierDropout}, classifier init {c.Heads.ClassifierInit}");
         yield return ("optimizer", string.Create(Inv, $"SGD lr {c.Optimizer.LearningRate} (×{c.Optimizer.NewLayerWeightMultiplier} / ×{c.Optimizer.NewLayerBiasMultiplier}), momentum {c.Optimizer.Momentum}, weight decay {c.Optimizer.WeightDecay}, poly {c.Optimizer.PolyPower}"));
         yield return ("CAM scales", string.Join(", ", c.CamScales.Select(s => s.ToString(Inv))));
-        yield return ("B^ct", string.Create(Inv, $"α {c.ReliableLabel.AlphaLow}/{c.ReliableLabel.AlphaHigh}, CAM percentile {c.ReliableLabel.CamPercentile}, CRF {c.ReliableLabel.Crf}"));
+        yield return ("B^ct", HeadEvaluator.ReliableLabelText(c.ReliableLabel));
         yield return ("B^st / PSM CRF", c.SegTeacherCrf.ToString());
         yield return ("seed, device, threads", $"{c.Seed}, {c.Device}, {(c.Threads == 0 ? "all cores" : c.Threads.ToString(Inv))}");
     }

@@ -16,9 +16,17 @@ namespace Asdt.Training;
 public static class SharedWarmup
 {
     /// <summary>The config of the warm-up run: the run's, with every value the warm-up cannot see set to its default.</summary>
+    /// <remarks>
+    /// B^ct's thresholds and CRF, the energy loss, B^st's CRF and the CAM scales are only used after the warm-up, so
+    /// runs that differ in them share it too.
+    /// </remarks>
     public static Stage1Config WarmupConfig(Stage1Config config) => config with
     {
         Strategy = default,
+        ReliableLabel = new ReliableLabelSettings(),
+        EnergyLoss = new EnergyLossSettings(),
+        SegTeacherCrf = Crf.CrfParameters.RrmInference,
+        CamScales = [],
         PulseWidth = new PulseWidthSettings(),
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,

@@ -142,3 +142,35 @@ public class TrainFlagsTests
         }
     }
 }
+
+/// <summary>B^ct's thresholds and CRF as flags of `asdt train` (recorded) and their checks.</summary>
+public class ReliableLabelFlagsTests
+{
+    static Stage1Config Parse(params string[] args) => TrainCommand.FromFlags(TrainCommand.Create().Parse(["--out", "unused", .. args]));
+
+    [Fact]
+    public void AlphasPercentileAndLabelCrfOverrideThePresetAndAreRecorded()
+    {
+        var c = Parse("--preset", "cpu", "--alpha-low", "6", "--alpha-high", "48", "--cam-percentile", "0.5", "--label-crf", "3,3,80,5,10");
+        Assert.Equal(6, c.ReliableLabel.AlphaLow);
+        Assert.Equal(48, c.ReliableLabel.AlphaHigh);
+        Assert.Equal(0.5, c.ReliableLabel.CamPercentile);
+        Assert.Equal(new CrfParameters(3, 3, 80, 5, 10, 10), c.ReliableLabel.Crf);
+        Assert.Equal(["--alpha-low=6", "--alpha-high=48", "--cam-percentile=0.5", "--label-crf=3,3,80,5,10"], c.Overrides);
+        // Untouched values stay the preset's.
+        Assert.Equal(Stage1Presets.Cpu.ReliableLabel.CrfSure, c.ReliableLabel.CrfSure);
+        Assert.Equal(Stage1Presets.Cpu.ReliableLabel, Parse("--preset", "cpu").ReliableLabel);
+    }
+
+    [Theory]
+    [InlineData("--alpha-low", "40", "must be larger than --alpha-low")]   // high 32 would be the larger background
+    [InlineData("--alpha-high", "0", "must be positive")]
+    [InlineData("--cam-percentile", "1", "--cam-percentile must be in [0, 1)")]
+    [InlineData("--label-crf", "3,3,80", "--label-crf:")]
+    public void ImpossibleValuesAreOneLineErrors(string flag, string value, string message)
+    {
+        var e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", flag, value));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}

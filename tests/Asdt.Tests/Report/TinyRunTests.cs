@@ -91,6 +91,62 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
     }
 
     [Fact]
+    public void Eval_run_bct_counts_exactly_the_pixels_the_reliable_label_labels()
+    {
+        using var run = Stage1Run.Open(fixture.Run);
+        var settings = Quick with { Sources = [], Cam = false, ReliableLabel = run.Config.ReliableLabel, ReliableLabelCamScales = run.Config.CamScales };
+        var (summary, scores) = HeadEvaluator.Evaluate(run, "train", settings);
+        var bct = summary.ReliableLabel!;
+        Assert.Empty(summary.Variants);
+
+        // Brute force: B^ct of each image from its online CAMs, counted pixel by pixel.
+        int classes = run.Network.Classes;
+        var pairs = new Dictionary<(int Truth, int Label), long>();
+        var all = new long[classes];
+        var labelled = new long[classes];
+        foreach (var id in run.Dataset.Ids("train").Take(6))
+        {
+            var (image, truth) = run.Dataset.LoadPair(id);
+            var imageLabels = run.Dataset.ImageLabels(id);
+            var cams = OfflineCam.Training(run.Network, run.Normalization, image, imageLabels, run.Config.CamScales);
+            int[] present = imageLabels.Select((on, c) => (on, c)).Where(x => x.on).Select(x => x.c).ToArray();
+            var label = ReliableLabel.Compute(image.Pixels, image.Width, image.Height, cams, classes - 1, present, run.Config.ReliableLabel);
+            for (int i = 0; i < label.Length; i++)
+            {
+                int g = truth.Labels[i];
+                if (g == 255) continue;
+                all[g]++;
+                if (label[i] == ReliableLabel.Ignore) continue;
+                labelled[g]++;
+                pairs[(g, label[i])] = pairs.GetValueOrDefault((g, label[i])) + 1;
+            }
+        }
+        double labelledShare = labelled.Sum() / (double)all.Sum();
+        Assert.InRange(labelledShare, 0.01, 0.99); // B^ct ignores some pixels and labels others: the counts below mean something
+        Assert.Equal(labelledShare, bct.LabelledFraction, 12);
+        var ious = new List<double>();
+        for (int c = 0; c < classes; c++)
+        {
+            long tp = pairs.GetValueOrDefault((c, c));
+            long fn = pairs.Where(p => p.Key.Truth == c).Sum(p => p.Value) - tp;
+            long fp = pairs.Where(p => p.Key.Label == c).Sum(p => p.Value) - tp;
+            double? iou = tp + fn + fp > 0 ? tp / (double)(tp + fn + fp) : null;
+            Assert.Equal(iou, bct.ClassIoU[c]);
+            Assert.Equal(all[c] > 0 ? labelled[c] / (double)all[c] : null, bct.ClassLabelled[c]);
+            if (iou is double v) ious.Add(v);
+        }
+        Assert.Equal(ious.Average(), bct.MeanIoU, 12);
+        Assert.Equal(bct.MeanIoU, scores[ReliableLabelScore.File].MeanIoU);
+        Assert.Equal(pairs.Values.Sum(), scores[ReliableLabelScore.File].Confusion.Sum(r => r.Sum()));
+        Assert.Contains("B^ct", summary.ToMarkdown());
+
+        // Other settings give another B^ct: a much weaker large background labels more foreground.
+        var other = HeadEvaluator.Evaluate(run, "train", settings with { ReliableLabel = run.Config.ReliableLabel with { AlphaLow = 1, AlphaHigh = 2 } }).Summary.ReliableLabel!;
+        Assert.NotEqual(bct.LabelledFraction, other.LabelledFraction);
+        Assert.Contains("α 1/2", other.Settings);
+    }
+
+    [Fact]
     public void Report_references_existing_images_and_shows_the_scores()
     {
         // A PSM score beside the run, as asdt demo writes it.

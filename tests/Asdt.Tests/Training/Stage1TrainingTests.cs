@@ -98,7 +98,12 @@ public class Stage1TrainingTests
         string data = Path.Combine(temp.Path, "data");
         DemoDataset.Generate(data, count: 12);
         var alternate = TinyConfig(data, iterations: 14) with { ClassifierWarmup = 6 };
-        var rowI = alternate with { Strategy = StudentStrategy.ClassTeacherOnly, PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 } };
+        // Row I also differs in what only the iterations after the warm-up use (B^ct's α, L_str's weight): it still shares the warm-up.
+        var rowI = alternate with
+        {
+            Strategy = StudentStrategy.ClassTeacherOnly, PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 },
+            ReliableLabel = alternate.ReliableLabel with { AlphaLow = 6 }, EnergyLoss = alternate.EnergyLoss with { Weight = 2 * alternate.EnergyLoss.Weight },
+        };
         string study = Path.Combine(temp.Path, "study");
         Assert.Equal(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, rowI));
         Assert.NotEqual(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, alternate with { ClassifierWarmup = 5 }));
