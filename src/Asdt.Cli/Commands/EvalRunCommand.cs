@@ -50,6 +50,8 @@ public static class EvalRunCommand
         command.SetAction(parse =>
         {
             string runFolder = parse.GetValue(Run)!;
+            if (!parse.GetValue(Bct) && TrainCommand.GivenOptions(parse, [.. ReliableLabelOptions.Options]).ToArray() is { Length: > 0 } given)
+                throw new AsdtException($"{string.Join(", ", given)} only apply with --bct (they change how B^ct is made)");
             using var run = Stage1Run.Open(runFolder, parse.GetValue(Dataset), parse.GetValue(Root));
             string split = parse.GetValue(Split) ?? run.Config.Data.Split;
             bool restrict = parse.GetValue(Restrict)!.ToLowerInvariant() switch
@@ -60,10 +62,7 @@ public static class EvalRunCommand
                 var other => throw new AsdtException($"--restrict must be auto, yes or no (got '{other}')"),
             };
             if (parse.GetValue(NoCrf) && parse.GetValue(CrfOnly)) throw new AsdtException("--no-crf and --crf-only exclude each other");
-            var bctFlags = new FlagOverrides(parse);
-            var reliableLabel = ReliableLabelOptions.Apply(bctFlags, run.Config.ReliableLabel);
-            if (bctFlags.Applied.Count > 0 && !parse.GetValue(Bct))
-                throw new AsdtException($"{string.Join(", ", bctFlags.Applied.Select(a => a.Split('=')[0]))} only apply with --bct");
+            var reliableLabel = ReliableLabelOptions.Apply(new FlagOverrides(parse), run.Config.ReliableLabel);
             var settings = new HeadEvaluationSettings
             {
                 Sources = ParseHeads(parse.GetValue(Heads)),

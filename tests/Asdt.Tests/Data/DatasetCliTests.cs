@@ -55,4 +55,14 @@ public class DatasetCliTests
         Assert.Contains("--dataset", help.Out);
         Assert.Contains("msrc21-objects", help.Out);
     }
+
+    [Fact]
+    public void EvalRun_BctFlagsWithoutBct_IsOneLineOnStderr_Exit2()
+    {
+        using var tmp = TestData.NewTempFolder();
+        // Refused before the run is opened: B^ct's flags would otherwise be silently ignored.
+        var r = Asdt(tmp.Path, "eval-run", "--run", "no-such-run", "--alpha-low", "6", "--label-crf", "afa");
+        Assert.Equal(2, r.Code);
+        Assert.Equal("asdt: error: --alpha-low, --label-crf only apply with --bct (they change how B^ct is made)", r.Err.TrimEnd());
+    }
 }
