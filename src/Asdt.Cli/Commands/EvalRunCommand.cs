@@ -62,7 +62,6 @@ public static class EvalRunCommand
                 var other => throw new AsdtException($"--restrict must be auto, yes or no (got '{other}')"),
             };
             if (parse.GetValue(NoCrf) && parse.GetValue(CrfOnly)) throw new AsdtException("--no-crf and --crf-only exclude each other");
-            var reliableLabel = ReliableLabelOptions.Apply(new FlagOverrides(parse), run.Config.ReliableLabel);
             var settings = new HeadEvaluationSettings
             {
                 Sources = ParseHeads(parse.GetValue(Heads)),
@@ -78,7 +77,7 @@ public static class EvalRunCommand
                 Limit = parse.GetValue(Limit),
                 Shard = Shard.Parse(parse.GetValue(ShardOption)),
                 Threads = parse.GetValue(Threads),
-                ReliableLabel = parse.GetValue(Bct) ? reliableLabel : null,
+                ReliableLabel = parse.GetValue(Bct) ? ReliableLabelOptions.Apply(new FlagOverrides(parse), run.Config.ReliableLabel) : null,
                 ReliableLabelCamScales = run.Config.CamScales,
             };
             var shard = settings.Shard;

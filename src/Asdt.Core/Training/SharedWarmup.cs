@@ -26,7 +26,7 @@ public static class SharedWarmup
         ReliableLabel = new ReliableLabelSettings(),
         EnergyLoss = new EnergyLossSettings(),
         SegTeacherCrf = Crf.CrfParameters.RrmInference,
-        CamScales = [],
+        CamScales = new Stage1Config().CamScales,
         PulseWidth = new PulseWidthSettings(),
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
