@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Asdt.Data;
 using Asdt.Models;
 using Asdt.Runs;
@@ -29,6 +30,21 @@ public sealed record IterationMetrics
     public double Seconds { get; init; }
     /// <summary>Seconds per part: forward, cam, reliableLabel, segTeacherLabel, energy, backward.</summary>
     public Dictionary<string, double> Timings { get; init; } = [];
+
+    /// <summary>
+    /// The progress line's text: the total loss and the terms it is the sum of, L_cls + the two heads'
+    /// cross-entropies + the two heads' energy losses. The energy term is logged as −λ·Σ S·W·S
+    /// (ALGORITHM.md §5.1), never positive, so late in training the total can go below zero; the
+    /// split shows why.
+    /// </summary>
+    public string ProgressText()
+    {
+        if (SegTeacherCe is null && StudentCe is null) return string.Create(CultureInfo.InvariantCulture, $"{Phase} loss {Loss:0.000} cls {ClassLoss:0.000}");
+        double ce = (SegTeacherCe ?? 0) + (StudentCe ?? 0);
+        double energy = (SegTeacherEnergy ?? 0) + (StudentEnergy ?? 0);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Phase} loss {Loss:0.000} = cls {ClassLoss:0.000} + CE {ce:0.000} + L_str {energy:0.000}");
+    }
 }
 
 /// <summary>

@@ -106,7 +106,7 @@ public sealed class Stage1Trainer
             }
             metrics.Append(record);
             onIteration?.Invoke(record);
-            progress?.Report(t + 1, $"{record.Phase} loss {record.Loss:0.000} cls {record.ClassLoss:0.000}");
+            progress?.Report(t + 1, record.ProgressText());
             bool last = t + 1 == end;
             if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
             {

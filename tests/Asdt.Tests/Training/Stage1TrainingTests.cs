@@ -27,7 +27,8 @@ public class Stage1TrainingTests
         string data = Path.Combine(temp.Path, "data"), run = Path.Combine(temp.Path, "run");
         DemoDataset.Generate(data, count: 40);
         var config = TinyConfig(data, iterations: 70);
-        new Stage1Trainer(config, run).Run(resume: false);
+        var records = new List<IterationMetrics>();
+        new Stage1Trainer(config, run).Run(resume: false, onIteration: records.Add);
 
         var rows = MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).ToList();
         Assert.Equal(Enumerable.Range(0, 70).Select(i => (long)i), rows.Select(r => r.GetProperty("iteration").GetInt64()));
@@ -42,6 +43,17 @@ public class Stage1TrainingTests
         Assert.True(Mean(seg.TakeLast(15), "segTeacherCe") < Mean(seg.Take(15), "segTeacherCe"), "seg-teacher CE did not fall");
         Assert.True(Mean(seg.TakeLast(15), "studentCe") < Mean(seg.Take(15), "studentCe"), "student CE did not fall");
         Assert.All(seg, r => Assert.True(r.GetProperty("segTeacherEnergy").GetDouble() <= 0));
+        // The progress line splits the total into the terms it is the sum of (that is why it can go below 0).
+        Assert.All(records.Skip(10), r =>
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(r.ProgressText(),
+                @"^(classTeacher|segTeacher) loss (-?[\d.]+) = cls (-?[\d.]+) \+ CE (-?[\d.]+) \+ L_str (-?[\d.]+)$");
+            Assert.True(m.Success, r.ProgressText());
+            double Term(int g) => double.Parse(m.Groups[g].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(Term(2), Term(3) + Term(4) + Term(5), 0.003);
+            Assert.True(Term(5) <= 0, r.ProgressText());
+        });
+        Assert.All(records.Take(10), r => Assert.Matches(@"^warmup loss [\d.]+ cls [\d.]+$", r.ProgressText()));
         Assert.True(File.Exists(Path.Combine(run, Stage1Trainer.CheckpointFolder, "model.safetensors")), "final checkpoint missing");
         var saved = AsdtJson.Read<Stage1Config>(Path.Combine(run, Stage1Trainer.ConfigFile));
         Assert.Equal(config.Iterations, saved.Iterations);
