@@ -22,6 +22,7 @@ public static class TrainCommand
     static readonly Option<double?> EnergyWeight = new("--energy-weight") { Description = "λ of the energy loss L_str (RRM 1e-7, lattice units)" };
     static readonly Option<string?> CamScales = new("--cam-scales") { Description = "Scales of the online multi-scale CAM behind B^ct (paper 1,0.5,1.5,2)" };
     static readonly Option<int?> FrozenStages = new("--frozen-stages") { Description = "Leading backbone stages that are not trained (0 = fine-tune all; 5 = ResNet fully frozen)" };
+    static readonly Option<int?> WarmupFrozenStages = new("--warmup-frozen-stages") { Description = "Leading backbone stages that the classifier-only warm-up does not train (default: --frozen-stages); the stages between the two are fine-tuned from the end of the warm-up" };
     static readonly Option<int?> Iterations = new("--iterations") { Description = "Training iterations" };
     static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per batch" };
     static readonly Option<int?> Crop = new("--crop") { Description = "Crop size in pixels" };
@@ -65,7 +66,7 @@ public static class TrainCommand
 
     static IEnumerable<Option> AllOptions() =>
     [
-        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
+        Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, WarmupFrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
         Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
     ];
 
@@ -100,6 +101,7 @@ public static class TrainCommand
                 Weights = flags.Text(Weights, c.Backbone.Weights),
                 OutputStride = flags.Value(OutputStride, c.Backbone.OutputStride),
                 FrozenStages = flags.Value(FrozenStages, c.Backbone.FrozenStages),
+                WarmupFrozenStages = flags.Optional(WarmupFrozenStages, c.Backbone.WarmupFrozenStages),
             },
             Heads = c.Heads with
             {

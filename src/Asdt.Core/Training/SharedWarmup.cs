@@ -17,11 +17,13 @@ public static class SharedWarmup
 {
     /// <summary>The config of the warm-up run: the run's, with every value the warm-up cannot see set to its default.</summary>
     /// <remarks>
-    /// B^ct's thresholds and CRF, the energy loss, B^st's CRF and the CAM scales are only used after the warm-up, so
-    /// runs that differ in them share it too.
+    /// B^ct's thresholds and CRF, the energy loss, B^st's CRF, the CAM scales and the backbone stages trained only after the
+    /// warm-up (<see cref="BackboneSettings.WarmupFrozenStages"/>) are only used after the warm-up, so runs that differ in them share it too.
     /// </remarks>
     public static Stage1Config WarmupConfig(Stage1Config config) => config with
     {
+        // The warm-up trains the stages the run trains during its warm-up; what it fine-tunes afterwards is the run's business.
+        Backbone = config.Backbone with { FrozenStages = config.Backbone.WarmupFrozenStages ?? config.Backbone.FrozenStages, WarmupFrozenStages = null },
         Strategy = default,
         ReliableLabel = new ReliableLabelSettings(),
         EnergyLoss = new EnergyLossSettings(),

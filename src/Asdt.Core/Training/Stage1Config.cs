@@ -29,6 +29,15 @@ public sealed record BackboneSettings
     public bool FreezeBatchNorm { get; init; } = true;
     /// <summary>Leading stages whose weights are not trained (0 = train all convs, RRM).</summary>
     public int FrozenStages { get; init; }
+    /// <summary>
+    /// Leading stages not trained during the classifier-only warm-up (<see cref="Stage1Config.ClassifierWarmup"/>);
+    /// null = <see cref="FrozenStages"/>. Larger than <see cref="FrozenStages"/> when the warm-up trains only the
+    /// classifier on frozen features and the ASDT iterations then fine-tune the later stages with the seg-teacher's and
+    /// the student's losses, as the paper's shared backbone is (<see cref="Stage1Model.WarmupOnlyFrozen"/>).
+    /// </summary>
+    /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? WarmupFrozenStages { get; init; }
 }
 
 /// <summary>Heads: class-teacher dropout, seg-teacher/student width and dilation.</summary>

@@ -26,14 +26,13 @@ public static class Stage1Model
         long channels;
         InputNormalization normalization;
         IReadOnlyDictionary<string, Tensor>? classifier = null;
-        string[] stagePrefixes;
+        string[] stagePrefixes = StagePrefixes(b.Kind);
         switch (b.Kind.ToLowerInvariant())
         {
             case "resnet18-imagenet":
             {
                 var pretrained = ImageNetResNet18.Load(b.Weights, b.OutputStride, b.FreezeBatchNorm);
                 backbone = pretrained.Network; channels = pretrained.Network.OutChannels; normalization = pretrained.Normalization;
-                stagePrefixes = ["conv1.|bn1.", "layer1.", "layer2.", "layer3.", "layer4."];
                 break;
             }
             case "resnet50" or "resnet101":
@@ -41,7 +40,6 @@ public static class Stage1Model
                 var net = ResNet.Create(b.Kind.EndsWith("101") ? 101 : 50, new ResNetOptions { OutputStride = b.OutputStride, FrozenBatchNorm = b.FreezeBatchNorm });
                 StateDicts.Load(net, RequireWeights(b), ignorePrefixes: ["fc."]);
                 backbone = net; channels = net.OutChannels; normalization = InputNormalization.TorchvisionImageNet;
-                stagePrefixes = ["conv1.|bn1.", "layer1.", "layer2.", "layer3.", "layer4."];
                 break;
             }
             case "resnet38d":
@@ -53,7 +51,6 @@ public static class Stage1Model
                 StateDicts.Apply(net, weights, b.Weights!, ignorePrefixes: ["fc8."]);
                 classifier = weights.Where(kv => kv.Key.StartsWith("fc8.")).ToDictionary(kv => kv.Key, kv => kv.Value);
                 backbone = net; channels = net.OutChannels; normalization = InputNormalization.TorchvisionImageNet;
-                stagePrefixes = ["conv1a.", "b2.|b2_1.|b2_2.", "b3.|b3_1.|b3_2.", "b4.|b4_1.|b4_2.|b4_3.|b4_4.|b4_5.", "b5.|b5_1.|b5_2.", "b6.", "b7.|bn7."];
                 break;
             }
             default:
@@ -68,6 +65,30 @@ public static class Stage1Model
             StateDicts.Apply(network.ClassTeacher, classifier.ToDictionary(kv => kv.Key["fc8.".Length..], kv => kv.Value), b.Weights!);
         }
         return (network, ToImageNormalization(normalization));
+    }
+
+    /// <summary>The backbone's stages in order, each a '|'-separated list of parameter-name prefixes (what <see cref="BackboneSettings.FrozenStages"/> counts).</summary>
+    public static string[] StagePrefixes(string kind) => kind.ToLowerInvariant() switch
+    {
+        "resnet18-imagenet" or "resnet50" or "resnet101" => ["conv1.|bn1.", "layer1.", "layer2.", "layer3.", "layer4."],
+        "resnet38d" => ["conv1a.", "b2.|b2_1.|b2_2.", "b3.|b3_1.|b3_2.", "b4.|b4_1.|b4_2.|b4_3.|b4_4.|b4_5.", "b5.|b5_1.|b5_2.", "b6.", "b7.|bn7."],
+        _ => throw new AsdtException($"unknown backbone '{kind}' (choose one of: {string.Join(", ", BackboneKinds)})"),
+    };
+
+    /// <summary>
+    /// The trainable backbone parameters of the stages that only the classifier-only warm-up keeps frozen (stages
+    /// <see cref="BackboneSettings.FrozenStages"/> up to <see cref="BackboneSettings.WarmupFrozenStages"/>): the trainer
+    /// freezes them for the warm-up and trains them afterwards. Empty when the warm-up freezes what the run freezes.
+    /// </summary>
+    public static IReadOnlyList<TorchSharp.Modules.Parameter> WarmupOnlyFrozen(AsdtNetwork network, BackboneSettings b)
+    {
+        int warmupFrozen = b.WarmupFrozenStages ?? b.FrozenStages;
+        var stages = StagePrefixes(b.Kind);
+        if (warmupFrozen < b.FrozenStages || warmupFrozen > stages.Length)
+            throw new AsdtException($"the warm-up freezes {warmupFrozen} backbone stages: it must be between the run's {b.FrozenStages} and the backbone's {stages.Length}");
+        var prefixes = stages.Skip(b.FrozenStages).Take(warmupFrozen - b.FrozenStages).SelectMany(s => s.Split('|')).ToArray();
+        return prefixes.Length == 0 ? []
+            : network.Backbone.named_parameters().Where(np => np.parameter.requires_grad && prefixes.Any(np.name.StartsWith)).Select(np => np.parameter).ToList();
     }
 
     static string RequireWeights(BackboneSettings b) =>

@@ -58,10 +58,19 @@ public sealed class Stage1Trainer
             Seed = config.Seed,
         }, normalization);
 
+        // Stages that only the warm-up freezes (BackboneSettings.WarmupFrozenStages) are frozen while the checkpoint being
+        // resumed is a warm-up one (written after at most ClassifierWarmup iterations: its optimizer has the warm-up's groups)
+        // and join the optimizer when the ASDT iterations start.
+        var warmupOnlyFrozen = Stage1Model.WarmupOnlyFrozen(network, config.Backbone);
+        long resumed = resume && hasCheckpoint ? Stage1Checkpoint.FinishedIterations(runFolder) : 0;
+        bool warmupFreeze = warmupOnlyFrozen.Count > 0 && resumed <= config.ClassifierWarmup;
+        foreach (var p in warmupOnlyFrozen) p.requires_grad = !warmupFreeze;
+
         var o = config.Optimizer;
-        var sgd = new PolySgd(network.BackboneParameters(), network.NewLayerWeights(), network.NewLayerBiases(), o.LearningRate,
+        PolySgd NewSgd() => new(network.BackboneParameters(), network.NewLayerWeights(), network.NewLayerBiases(), o.LearningRate,
             o.NewLayerWeightMultiplier, o.NewLayerBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower,
             warmup: config.ClassifierWarmupLearningRate is double warmupLr ? new PolyWarmup(Math.Min(config.ClassifierWarmup, config.Iterations), warmupLr) : null);
+        var sgd = NewSgd();
         var optimizer = sgd.Optimizer;
         long start = 0;
         if (resume && hasCheckpoint)
@@ -76,6 +85,15 @@ public sealed class Stage1Trainer
         for (long t = start; t < end; t++)
         {
             cancel.ThrowIfCancellationRequested();
+            if (warmupFreeze && t >= config.ClassifierWarmup)
+            {
+                // The ASDT iterations train the stages the warm-up kept frozen: a new optimizer over the larger backbone group.
+                // SGD without momentum (the presets, A12) has no state to carry over; with momentum, the buffers restart here.
+                foreach (var p in warmupOnlyFrozen) p.requires_grad = true;
+                warmupFreeze = false;
+                sgd = NewSgd();
+                optimizer = sgd.Optimizer;
+            }
             var iterationClock = Stopwatch.StartNew();
             IterationMetrics record;
             using (var scope = NewDisposeScope())

@@ -1,4 +1,5 @@
 using Asdt.Data;
+using Asdt.Models.Weights;
 using Asdt.Runs;
 using Asdt.Training;
 
@@ -150,6 +151,57 @@ public class Stage1TrainingTests
         Assert.Equal(6, Stage1Checkpoint.FinishedIterations(warmup));
         // Nothing to share without ASDT iterations after the warm-up.
         Assert.False(SharedWarmup.Seed(alternate with { ClassifierWarmup = 14 }, Path.Combine(study, "none"), warmup, Train));
+    }
+
+    [Fact]
+    public void StagesFrozenOnlyForTheWarmupStayPutThroughItAndTrainAfterItAlsoFromTheSharedWarmup()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 12);
+        var frozen = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
+        var fineTuned = frozen with { Backbone = frozen.Backbone with { FrozenStages = 4, WarmupFrozenStages = 5 } };
+        string study = Path.Combine(temp.Path, "study");
+        // The warm-up is the frozen run's warm-up: runs that fine-tune layer4 after it share it with runs that do not.
+        Assert.Equal(SharedWarmup.Folder(study, frozen), SharedWarmup.Folder(study, fineTuned));
+        Assert.NotEqual(SharedWarmup.Folder(study, frozen), SharedWarmup.Folder(study, frozen with { Backbone = frozen.Backbone with { FrozenStages = 4 } }));
+        Assert.DoesNotContain("warmupFrozenStages", AsdtJson.Serialize(frozen)); // unset: configs written before it existed read the same
+
+        // A run stopped at the end of its warm-up still has ImageNet's layer4; the iterations after it train layer4 and nothing before it.
+        var (imagenet, _) = Stage1Model.CreateNetwork(fineTuned, 5);
+        var start = imagenet.Backbone.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        string whole = Path.Combine(temp.Path, "whole");
+        new Stage1Trainer(fineTuned, whole).Run(resume: false, stopAfter: 5);
+        var afterWarmup = Safetensors.Read(Path.Combine(whole, "checkpoint", "model.safetensors"));
+        new Stage1Trainer(fineTuned, whole).Run(resume: true);
+        var end = Safetensors.Read(Path.Combine(whole, "checkpoint", "model.safetensors"));
+        bool Same(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+        var convs = start.Keys.Where(k => k.EndsWith("conv1.weight") || k.EndsWith("conv2.weight")).ToList();
+        Assert.Contains(convs, k => k.StartsWith("layer4."));
+        Assert.All(convs, k => Assert.True(Same(start[k], afterWarmup["backbone." + k]), $"{k} moved during the warm-up"));
+        Assert.All(convs, k => Assert.Equal(!k.StartsWith("layer4."), Same(start[k], end["backbone." + k])));
+        var rows = MetricsLog.Read(Path.Combine(whole, Stage1Trainer.MetricsFile)).ToList();
+        Assert.Equal(9, rows.Count);
+
+        // The same run seeded from the shared warm-up (trained by the frozen config), and one trained straight through, end the same.
+        string warmup = SharedWarmup.Folder(study, fineTuned), seeded = Path.Combine(study, "seeded"), straight = Path.Combine(temp.Path, "straight");
+        Assert.True(SharedWarmup.Seed(fineTuned, seeded, warmup, (c, folder, resume, stopAfter) =>
+        {
+            Assert.Equal(5, c.Backbone.FrozenStages);
+            new Stage1Trainer(c, folder).Run(resume, stopAfter: stopAfter);
+        }));
+        new Stage1Trainer(fineTuned, seeded).Run(resume: true);
+        new Stage1Trainer(fineTuned, straight).Run(resume: false);
+        foreach (var other in new[] { seeded, straight })
+        {
+            Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(whole, "checkpoint", "model.safetensors"), Path.Combine(other, "checkpoint", "model.safetensors"));
+            Assert.Equal(rows.Select(r => r.GetProperty("loss").GetRawText()),
+                MetricsLog.Read(Path.Combine(other, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()));
+        }
+
+        // A warm-up cannot train what the run freezes.
+        var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(frozen with { Backbone = frozen.Backbone with { WarmupFrozenStages = 4 } }, Path.Combine(temp.Path, "bad")).Run(resume: false));
+        Assert.Contains("between the run's 5", e.Message);
     }
 }
 
