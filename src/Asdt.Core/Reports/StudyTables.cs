@@ -212,8 +212,18 @@ public sealed record AblationTable
             string expected = r.Strategy == StudentStrategy.Alternate ? "above" : "below";
             string measured = f > b ? "above" : f < b ? "below" : "equal to";
             string finding = string.Create(inv, $"row {r.Row} P̄ {100 * f:F1}{SeedCount(r)} is {measured} row I's P^s {100 * b:F1}{SeedCount(one!)} ({100 * (f - b):+0.0;-0.0;0.0}); the paper has it {expected}{(measured == expected ? "" : " — disagrees")}");
-            // With several seeds per row, say whether the difference stands out from the seed noise (2 standard errors).
-            if (r.FinalStdDev is double sr && one!.FinalStdDev is double s1)
+            // With several seeds per row, say whether the difference stands out from the seed noise. The rows of one seed
+            // share its warm-up (and data order), so seeds both rows have are compared pairwise: a t interval on the
+            // per-seed differences. Rows without two common seeds fall back to the unpaired 2-standard-error rule.
+            var paired = PairedDifferences(r, one!);
+            if (paired.Length >= 2)
+            {
+                double mean = paired.Average(d => d.Difference), sd = SampleStdDev(paired.Select(d => d.Difference).ToArray());
+                double halfWidth = StudentT975(paired.Length - 1) * sd / Math.Sqrt(paired.Length);
+                finding += string.Create(inv,
+                    $"; paired by seed (the rows of one seed share its warm-up), seeds {string.Join(", ", paired.Select(d => d.Seed))}: differences {string.Join(", ", paired.Select(d => (100 * d.Difference).ToString("+0.0;-0.0;0.0", inv)))}, mean {100 * mean:+0.0;-0.0;0.0} ± {100 * halfWidth:F1} (95 % t interval, {paired.Length - 1} df), so {(Math.Abs(mean) > halfWidth ? "beyond" : "within")} the seed noise");
+            }
+            else if (r.FinalStdDev is double sr && one!.FinalStdDev is double s1)
             {
                 double se = Math.Sqrt(sr * sr / Scored(r) + s1 * s1 / Scored(one));
                 finding += string.Create(inv, $"; standard error of the difference {100 * se:F1}, so {(Math.Abs(f - b) > 2 * se ? "beyond" : "within")} the seed noise (2 standard errors)");
@@ -223,6 +233,29 @@ public sealed record AblationTable
     }
 
     static int Scored(AblationRow r) => r.Seeds.Count(x => x.Final.HasValue);
+
+    /// <summary>Per seed that both rows have scored: the row's final output minus the baseline's.</summary>
+    static (int Seed, double Difference)[] PairedDifferences(AblationRow row, AblationRow baseline) =>
+        row.Seeds.Where(x => x.Final.HasValue)
+            .Select(x => (x.Seed, Other: baseline.Seeds.FirstOrDefault(y => y.Seed == x.Seed && y.Final.HasValue)?.Final, Final: x.Final!.Value))
+            .Where(x => x.Other.HasValue)
+            .Select(x => (x.Seed, x.Final - x.Other!.Value))
+            .ToArray();
+
+    /// <summary>The two-sided 95 % quantile of Student's t with <paramref name="df"/> degrees of freedom (1.96 beyond 30).</summary>
+    public static double StudentT975(int df) => df switch
+    {
+        < 1 => throw new ArgumentOutOfRangeException(nameof(df)),
+        <= 30 => T975[df - 1],
+        _ => 1.959964,
+    };
+
+    static readonly double[] T975 =
+    [
+        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+        2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+        2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+    ];
 
     static string SeedCount(AblationRow r) => r.Seeds.Length > 1 ? $" (mean of {Scored(r)} seeds)" : "";
 

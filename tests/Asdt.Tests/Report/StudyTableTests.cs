@@ -106,16 +106,47 @@ public class StudyTableTests
         Assert.Contains("| II | 58.0 | 64.0 | – | 61.0 ± 4.2 |", md);
         Assert.Contains("`runs/Alternate-seed2`", md);
         var findings = table.Findings().ToArray();
-        // se(V − I) = sqrt(0.01²/3 + 0.02²/3) = 1.29 points; se(II − I) = sqrt(0.0424²/2 + 0.02²/3) = 3.2 points.
+        // Paired by seed: V − I = +10, +9, +11 (sd 1 point) → ± t(2 df) 4.303 · 1/√3 = 2.48; II − I over seeds 1, 2 = −2, +2
+        // (sd 2.83) → ± 12.706 · 2.83/√2 = 25.4.
         Assert.Contains(findings, f => f.StartsWith("row V P̄ 70.0 (mean of 3 seeds) is above row I's P^s 60.0 (mean of 3 seeds) (+10.0)")
-            && f.Contains("standard error of the difference 1.3, so beyond the seed noise"));
-        Assert.Contains(findings, f => f.StartsWith("row II P̄ 61.0 (mean of 2 seeds) is above") && f.Contains("standard error of the difference 3.2, so within the seed noise"));
+            && f.Contains("seeds 1, 2, 3: differences +10.0, +9.0, +11.0, mean +10.0 ± 2.5 (95 % t interval, 2 df), so beyond the seed noise"));
+        Assert.Contains(findings, f => f.StartsWith("row II P̄ 61.0 (mean of 2 seeds) is above")
+            && f.Contains("seeds 1, 2: differences -2.0, +2.0, mean 0.0 ± 25.4 (95 % t interval, 1 df), so within the seed noise"));
+        // Rows that share fewer than two seeds are compared unpaired: se(III − I) = sqrt(0.0283²/2 + 0.02²/3) = 2.3 points.
+        var unpaired = table with
+        {
+            Rows = [table.Rows[0], AblationTable.RowFrom(StudentStrategy.NaiveMax, [Run(StudentStrategy.NaiveMax, 4, 0.66), Run(StudentStrategy.NaiveMax, 5, 0.70)])],
+        };
+        Assert.Contains(unpaired.Findings(), f => f.StartsWith("row III P̄ 68.0 (mean of 2 seeds) is above")
+            && f.Contains("standard error of the difference 2.3, so beyond the seed noise (2 standard errors)"));
+        // The t quantiles against their defining property: P(|T| ≤ q) = 0.95, integrated numerically for a few df.
+        foreach (int df in new[] { 1, 2, 5, 30 })
+            Assert.Equal(0.95, StudentTCentralProbability(AblationTable.StudentT975(df), df), 4);
 
         string json = dir.File("ablation.json");
         File.WriteAllText(json, AsdtJson.Serialize(table));
         var back = AsdtJson.Read<AblationTable>(json);
         Assert.Equal(one.FinalStdDev, back.Rows[0].FinalStdDev);
         Assert.Equal(0.71, back.Rows[1].Seeds[1].Final);
+    }
+
+    /// <summary>P(−q ≤ T ≤ q) for Student's t with <paramref name="df"/> degrees of freedom, by Simpson's rule on its density.</summary>
+    static double StudentTCentralProbability(double q, int df)
+    {
+        static double LogGamma(double x) // Lanczos (g = 5, six terms), x > 0
+        {
+            double[] cof = [76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5];
+            double tmp = x + 5.5, ser = 1.000000000190015, y = x;
+            tmp -= (x + 0.5) * Math.Log(tmp);
+            foreach (double k in cof) ser += k / ++y;
+            return -tmp + Math.Log(2.5066282746310005 * ser / x);
+        }
+        double c = Math.Exp(LogGamma((df + 1) / 2.0) - LogGamma(df / 2.0)) / Math.Sqrt(df * Math.PI);
+        double Density(double t) => c * Math.Pow(1 + t * t / df, -(df + 1) / 2.0);
+        int n = 20_000;
+        double h = 2 * q / n, sum = Density(-q) + Density(q);
+        for (int i = 1; i < n; i++) sum += (i % 2 == 1 ? 4 : 2) * Density(-q + i * h);
+        return sum * h / 3;
     }
 
     [Fact]
