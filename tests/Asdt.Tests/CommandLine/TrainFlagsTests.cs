@@ -26,6 +26,13 @@ public class TrainFlagsTests
         Assert.Equal(0.02, c.ClassifierWarmupLearningRate);
         Assert.Equal(0.001, c.Optimizer.LearningRate);
         Assert.Equal(["--frozen-stages=3", "--warmup-lr=0.02", "--lr=0.001"], c.Overrides);
+        // The cpu preset trains layer4 only after its frozen warm-up; the flag changes that and is recorded too.
+        Assert.Equal((4, 5), (Stage1Presets.Cpu.Backbone.FrozenStages, Stage1Presets.Cpu.Backbone.WarmupFrozenStages));
+        Assert.Equal(5, c.Backbone.WarmupFrozenStages);
+        var d = Parse("--preset", "cpu", "--warmup-frozen-stages", "4");
+        Assert.Equal((4, 4), (d.Backbone.FrozenStages, d.Backbone.WarmupFrozenStages));
+        Assert.Equal(["--warmup-frozen-stages=4"], d.Overrides);
+        Assert.Null(Parse("--preset", "quick").Backbone.WarmupFrozenStages);
     }
 
     [Fact]
