@@ -54,7 +54,7 @@ public static class Stage1Model
                 break;
             }
             default:
-                throw new AsdtException($"unknown backbone '{b.Kind}' (choose one of: {string.Join(", ", BackboneKinds)})");
+                throw new System.Diagnostics.UnreachableException(b.Kind); // StagePrefixes above rejects unknown kinds
         }
         FreezeStages(backbone, stagePrefixes, b.FrozenStages);
         var network = new AsdtNetwork(backbone, channels, foregroundClasses, config.Heads.HiddenChannels, config.Heads.Dilation, config.Heads.ClassifierDropout, config.Heads.ClassifierInit);

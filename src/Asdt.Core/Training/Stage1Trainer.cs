@@ -91,6 +91,7 @@ public sealed class Stage1Trainer
                 // SGD without momentum (the presets, A12) has no state to carry over; with momentum, the buffers restart here.
                 foreach (var p in warmupOnlyFrozen) p.requires_grad = true;
                 warmupFreeze = false;
+                sgd.Optimizer.Dispose();
                 sgd = NewSgd();
                 optimizer = sgd.Optimizer;
             }
