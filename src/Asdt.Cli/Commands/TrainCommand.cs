@@ -129,7 +129,9 @@ public static class TrainCommand
                 Momentum = flags.Value(Momentum, c.Optimizer.Momentum),
             },
             Seed = flags.Value(Seed, c.Seed),
-            Threads = flags.Value(Threads, c.Threads),
+            // A machine setting, not the algorithm's: kept in config.json's "threads", not listed among the overrides (whose
+            // study-table line says they take precedence over the preset's deviations from the paper).
+            Threads = parse.GetValue(Threads) ?? c.Threads,
             CheckpointEvery = flags.Value(CheckpointEvery, c.CheckpointEvery),
             Device = flags.Text(Device, c.Device)!,
         };

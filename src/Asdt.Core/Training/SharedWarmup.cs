@@ -18,12 +18,16 @@ public static class SharedWarmup
     /// <summary>The config of the warm-up run: the run's, with every value the warm-up cannot see set to its default.</summary>
     /// <remarks>
     /// B^ct's thresholds and CRF, the energy loss, B^st's CRF, the CAM scales and the backbone stages trained only after the
-    /// warm-up (<see cref="BackboneSettings.WarmupFrozenStages"/>) are only used after the warm-up, so runs that differ in them share it too.
+    /// warm-up (<see cref="BackboneSettings.WarmupFrozenStages"/>) are only used after the warm-up, so runs that differ in them share it too;
+    /// so is the total iteration count when the warm-up has its own learning rate and schedule.
     /// </remarks>
     public static Stage1Config WarmupConfig(Stage1Config config) => config with
     {
         // The warm-up trains the stages the run trains during its warm-up; what it fine-tunes afterwards is the run's business.
         Backbone = config.Backbone with { FrozenStages = config.Backbone.WarmupFrozenStages ?? config.Backbone.FrozenStages, WarmupFrozenStages = null },
+        // With its own learning rate the warm-up runs its own poly schedule, which the total iteration count does not touch
+        // (PolySgd), so runs of different lengths share it; without one it is the start of the run's schedule.
+        Iterations = config.ClassifierWarmupLearningRate is null ? config.Iterations : config.ClassifierWarmup,
         Strategy = default,
         ReliableLabel = new ReliableLabelSettings(),
         EnergyLoss = new EnergyLossSettings(),

@@ -46,6 +46,8 @@ public class TrainFlagsTests
 
         Assert.Equal(1, Resume().Threads);
         Assert.Equal(7, Resume().Seed);
+        // The thread count is a machine setting: kept in the config, not listed as a change of the preset's algorithm.
+        Assert.Equal(["--seed=7"], started.Overrides);
         var more = Resume("--threads", "2");
         Assert.Equal(2, more.Threads);
         Assert.Equal(Asdt.Runs.AsdtJson.Serialize(started with { Threads = 2 }), Asdt.Runs.AsdtJson.Serialize(more));

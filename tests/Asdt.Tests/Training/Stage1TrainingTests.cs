@@ -120,6 +120,13 @@ public class Stage1TrainingTests
         string study = Path.Combine(temp.Path, "study");
         Assert.Equal(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, rowI));
         Assert.NotEqual(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, alternate with { ClassifierWarmup = 5 }));
+        // A warm-up with its own learning rate has its own poly schedule: longer runs share it (the seeded runs below, whose
+        // warm-up was trained by a 6-iteration config, end like the 14-iteration whole runs); one on the run's schedule does not.
+        Assert.NotNull(alternate.ClassifierWarmupLearningRate);
+        Assert.Equal(SharedWarmup.Folder(study, alternate), SharedWarmup.Folder(study, alternate with { Iterations = 40 }));
+        Assert.Equal(6, SharedWarmup.WarmupConfig(alternate).Iterations);
+        var oneSchedule = alternate with { ClassifierWarmupLearningRate = null };
+        Assert.NotEqual(SharedWarmup.Folder(study, oneSchedule), SharedWarmup.Folder(study, oneSchedule with { Iterations = 40 }));
         string warmup = SharedWarmup.Folder(study, alternate);
 
         int warmupTrainings = 0;
