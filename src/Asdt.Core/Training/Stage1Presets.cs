@@ -50,7 +50,9 @@ public static class Stage1Presets
     /// Later that day, same split, seed 1, P̄ + CRF of full runs from the same warm-up: backbone frozen throughout 72.86;
     /// layer4 trained in the ASDT iterations 74.04 (this preset; +0.12 s per iteration); layer3–4 73.21. Measured after the
     /// choice: with seed 2 the same change went from 69.26 to 68.41 on val, so over two seeds 71.06 → 71.23 on val (train,
-    /// the reported split: 69.98 → 70.98); docs/results.md has the table.
+    /// the reported split: 69.98 → 70.98); docs/results.md has the table. Then, same split, both seeds from the same
+    /// warm-ups, 3,000 ASDT iterations (20 PW periods) instead of 1,500: 72.40 / 68.06 against 74.04 / 68.41 (mean 70.23
+    /// against 71.23; cow, car and bird gain, body, face and chair lose), not taken.
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
