@@ -73,7 +73,7 @@ public static class TrainCommand
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
     public static Stage1Config ResumeConfig(ParseResult parse, string output)
     {
-        // --threads says how to use this machine, not what to compute, so a resume may change it (RunFolder.MachineFields).
+        // --threads says how to use this machine, not what to compute, so a resume may change it (RunFolder.ResumableFields).
         var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != Threads && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
         if (overridden.Length > 0)
             throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --threads may change)");

@@ -7,17 +7,20 @@ namespace Asdt.Runs;
 /// Opening a training run folder, the same for every stage: create it (one-line error if it cannot be),
 /// repair what a kill left (a checkpoint caught between the two renames of a save is put back, stale
 /// temporaries of dead processes are deleted), then either check that a resumed run has the same config
-/// (every differing field listed; <see cref="MachineFields"/> may differ) or refuse to start over a run that already has a checkpoint.
+/// (every differing field listed; <see cref="ResumableFields"/> may differ) or refuse to start over a run that already has a checkpoint.
 /// </summary>
 public static class RunFolder
 {
     public const string ConfigFile = "config.json";
 
     /// <summary>
-    /// Config fields that say how a run uses the machine, not what it computes: a resume may change them
-    /// (e.g. continue a run on 2 threads that started as a 1-thread job beside another).
+    /// Config fields that do not say what a run computes, so a resume may change them: how it uses the machine (continue a
+    /// run on 2 threads that started as a 1-thread job beside another), and the text that describes its values (the
+    /// preset's deviations from the paper, the flags that were given): the values themselves are compared field by field,
+    /// and a preset whose wording was improved, or a build that records flags differently, still resumes the run. The run
+    /// folder keeps the config.json it was started with.
     /// </summary>
-    public static IReadOnlyList<string> MachineFields { get; } = ["threads"];
+    public static IReadOnlyList<string> ResumableFields { get; } = ["threads", "deviations", "overrides"];
 
     /// <returns>True when a checkpoint exists (so a resume continues from it).</returns>
     public static bool Open(string runFolder, string configJson, bool resume, string checkpointFolder, string checkpointStateFile)
@@ -30,7 +33,7 @@ public static class RunFolder
         if (resume)
         {
             if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
-            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson, MachineFields);
+            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson, ResumableFields);
             if (differences.Count > 0)
                 throw new AsdtException(configPath, $"cannot resume: the run was started with a different configuration ({string.Join("; ", differences)})");
         }

@@ -83,7 +83,7 @@ public class Stage1TrainingTests
     }
 
     [Fact]
-    public void AResumeMayChangeTheThreadCountButNothingElse()
+    public void AResumeMayChangeTheThreadCountAndTheDescriptionsButNothingElse()
     {
         using var temp = TestData.NewTempFolder();
         var (config, run) = EightImageRun(temp, iterations: 4);
@@ -97,6 +97,13 @@ public class Stage1TrainingTests
             Assert.Equal(4, Stage1Checkpoint.FinishedIterations(run));
             // The run folder keeps the config it was started with.
             Assert.Equal(2, AsdtJson.Read<Stage1Config>(Path.Combine(run, Stage1Trainer.ConfigFile)).Threads);
+            // Reworded deviations and differently recorded flags describe the same values: the run resumes and keeps its own text.
+            var reworded = config with { Iterations = 6, Deviations = [.. config.Deviations, "reworded"], Overrides = ["--seed=1"] };
+            new Stage1Trainer(reworded with { Iterations = 4 }, run).Run(resume: true);
+            Assert.Equal(AsdtJson.Serialize(config), File.ReadAllText(Path.Combine(run, Stage1Trainer.ConfigFile)));
+            var longer = Assert.Throws<AsdtException>(() => new Stage1Trainer(reworded, run).Run(resume: true));
+            Assert.Contains("iterations: checkpoint 4, expected 6", longer.Message);
+            Assert.DoesNotContain("deviations", longer.Message);
             var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(config with { Threads = 1, BatchSize = 2 }, run).Run(resume: true));
             Assert.Contains("batchSize", e.Message);
             Assert.DoesNotContain("threads", e.Message);
