@@ -29,8 +29,8 @@ public static class Stage1Presets
     /// <summary>
     /// ImageNet ResNet-18 (NuGet ONNX) on MSRC-21 objects, sized to finish in under half an hour on 2 cores
     /// with ten PW periods: the class-teacher is warmed up on frozen features (a linear classifier on frozen
-    /// ImageNet features already gives good CAMs, and fine-tuning layer3–4 did not improve them) at PSA's
-    /// 0.01-scale rate (A14), then the ASDT iterations fine-tune layer4 at RRM's rates, so the three branches
+    /// ImageNet features already gives good CAMs, and fine-tuning layer3–4 did not improve them) at a PSA-scale
+    /// rate of 0.03 (A14), then the ASDT iterations fine-tune layer4 at RRM's rates, so the three branches
     /// share trained weights as in the paper.
     /// </summary>
     /// <remarks>
