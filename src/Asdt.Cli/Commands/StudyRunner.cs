@@ -55,12 +55,12 @@ public static class StudyRunner
                     {
                         Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
                         var trainer = new Stage1Trainer(c, folder);
-                        ProgressDisplay.Run("warm-up", stopAfter, resume ? Stage1Checkpoint.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
+                        ProgressDisplay.Run("warm-up", stopAfter, resume ? TrainingCheckpoint.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
                     }))
                     Console.WriteLine($"{label}: starts from the shared warm-up in {warmup}");
             }
         }
-        long finished = Stage1Checkpoint.FinishedIterations(runFolder);
+        long finished = TrainingCheckpoint.FinishedIterations(runFolder);
         if (finished >= config.Iterations)
         {
             Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");
@@ -118,7 +118,7 @@ public static class StudyRunner
         if (File.Exists(html))
         {
             var written = File.GetLastWriteTimeUtc(html);
-            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile) }
+            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, TrainingCheckpoint.StateFile) }
                 .Select(f => Path.Combine(runFolder, f))
                 .Concat(Directory.GetDirectories(runFolder, "eval-*").Select(d => Path.Combine(d, HeadEvaluation.FileName)))
                 .Concat(Directory.GetFiles(runFolder, "psm-*score.json"))

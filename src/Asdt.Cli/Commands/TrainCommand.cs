@@ -143,7 +143,7 @@ public static class TrainCommand
         Console.WriteLine($"asdt train: preset {config.Preset}, {config.Strategy}, {config.PulseWidth.Signal()}, {config.Iterations} iterations → {output}");
         var trainer = new Stage1Trainer(config, output);
         // A resumed run starts its rate and ETA from the checkpoint's iteration, not from 0.
-        long done = resume ? Stage1Checkpoint.FinishedIterations(output) : 0;
+        long done = resume ? TrainingCheckpoint.FinishedIterations(output) : 0;
         ProgressDisplay.Run("stage 1", config.Iterations, done, sink => trainer.Run(resume, sink));
     }
 }

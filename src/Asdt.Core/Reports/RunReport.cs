@@ -278,7 +278,7 @@ public static class RunReport
     static (List<Example> Examples, string Note, IReadOnlyList<string> Classes) Examples(string runFolder, Stage1Config config, string split,
         ReportSettings settings, string assets, ref PsmScoreSource psmScore)
     {
-        if (!File.Exists(Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, Stage1Checkpoint.StateFile)))
+        if (!File.Exists(Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, TrainingCheckpoint.StateFile)))
             return ([], "The run has no checkpoint yet: no pictures.", []);
         using var run = Stage1Run.Open(runFolder);
         var ds = run.Dataset;

@@ -1,5 +1,6 @@
 using Asdt.Data;
 using Asdt.Runs;
+using Asdt.Training;
 using TorchSharp;
 
 namespace Asdt.Stage2;
@@ -33,7 +34,7 @@ public sealed class Stage2Run : IDisposable
         if (!Directory.Exists(checkpoint)) throw new AsdtException(folder, "the run has no checkpoint yet (train it first: asdt seg-train)");
         var (network, normalization) = Stage2Model.Create(config, classes.Length, loadBackboneWeights: false);
         long iteration;
-        try { iteration = Stage2Checkpoint.LoadWeights(checkpoint, network); }
+        try { iteration = TrainingCheckpoint.LoadWeights(checkpoint, network); }
         catch { network.Dispose(); throw; }
         network.to(TorchSharp.torch.device(config.Device));
         network.eval();

@@ -20,7 +20,7 @@ public sealed class Stage2Trainer
 {
     public const string ConfigFile = RunFolder.ConfigFile;
     public const string MetricsFile = "metrics.jsonl";
-    public const string CheckpointFolder = "checkpoint";
+    public const string CheckpointFolder = TrainingCheckpoint.FolderName;
     /// <summary>The class names, one a line (index 0 = background), so a run can segment images without its dataset.</summary>
     public const string ClassesFile = "classes.txt";
 
@@ -40,7 +40,7 @@ public sealed class Stage2Trainer
         string configPath = Path.Combine(runFolder, ConfigFile);
         string configJson = AsdtJson.Serialize(config);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
-        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage2Checkpoint.StateFile);
+        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, TrainingCheckpoint.StateFile);
 
         var dataset = SegmentationDataset.Open(config.Data.Dataset, config.Data.Root);
         var labels = new Stage2Labels(dataset, config.Data.Labels);
@@ -67,7 +67,7 @@ public sealed class Stage2Trainer
             o.HeadWeightMultiplier, o.HeadBiasMultiplier, o.WeightDecay, o.Momentum, config.Iterations, o.PolyPower, o.PolyStep);
         var optimizer = sgd.Optimizer;
         long start = 0;
-        if (resume && hasCheckpoint) start = Stage2Checkpoint.Load(checkpointPath, network, optimizer);
+        if (resume && hasCheckpoint) start = TrainingCheckpoint.Load(checkpointPath, network, optimizer);
 
         using var metrics = new MetricsLog(Path.Combine(runFolder, MetricsFile), resumeFromStep: start);
         for (long t = start; t < config.Iterations; t++)
@@ -119,7 +119,7 @@ public sealed class Stage2Trainer
                 if (PolySgd.NonFiniteParameter(network) is string bad)
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
-                Stage2Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+                TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
             }
         }
     }

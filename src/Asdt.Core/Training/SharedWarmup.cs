@@ -63,9 +63,9 @@ public static class SharedWarmup
         if (!Applies(config) || File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile))) return false;
         var warmup = WarmupConfig(config);
         long iterations = config.ClassifierWarmup;
-        if (Stage1Checkpoint.FinishedIterations(warmupFolder) < iterations)
+        if (TrainingCheckpoint.FinishedIterations(warmupFolder) < iterations)
             train(warmup, warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
-        long finished = Stage1Checkpoint.FinishedIterations(warmupFolder);
+        long finished = TrainingCheckpoint.FinishedIterations(warmupFolder);
         if (finished != iterations)
             throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {finished}");
 

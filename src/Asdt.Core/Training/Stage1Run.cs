@@ -29,7 +29,7 @@ public sealed class Stage1Run : IDisposable
         var dataset = SegmentationDataset.Open(datasetOverride ?? config.Data.Dataset,
             datasetOverride == null ? rootOverride ?? config.Data.Root : rootOverride);
         var (network, normalization) = Stage1Model.CreateNetwork(config, dataset.NumForegroundClasses);
-        Stage1Checkpoint.LoadWeights(checkpoint, network);
+        TrainingCheckpoint.LoadWeights(checkpoint, network);
         network.to(TorchSharp.torch.device(config.Device));
         network.eval();
         return new Stage1Run(folder, config, network, normalization, dataset);

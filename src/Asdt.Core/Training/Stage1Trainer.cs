@@ -18,7 +18,7 @@ public sealed class Stage1Trainer
 {
     public const string ConfigFile = RunFolder.ConfigFile;
     public const string MetricsFile = "metrics.jsonl";
-    public const string CheckpointFolder = "checkpoint";
+    public const string CheckpointFolder = TrainingCheckpoint.FolderName;
 
     readonly Stage1Config config;
     readonly string runFolder;
@@ -40,7 +40,7 @@ public sealed class Stage1Trainer
         long end = Math.Min(config.Iterations, stopAfter ?? config.Iterations);
         string checkpointPath = Path.Combine(runFolder, CheckpointFolder);
         string configJson = AsdtJson.Serialize(config);
-        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, Stage1Checkpoint.StateFile);
+        bool hasCheckpoint = RunFolder.Open(runFolder, configJson, resume, checkpointPath, TrainingCheckpoint.StateFile);
         if (!resume) AtomicFile.WriteAllText(Path.Combine(runFolder, ConfigFile), configJson);
 
         ComputeThreads.Apply(config.Threads);
@@ -62,7 +62,7 @@ public sealed class Stage1Trainer
         // resumed is a warm-up one (written after at most ClassifierWarmup iterations: its optimizer has the warm-up's groups)
         // and join the optimizer when the ASDT iterations start.
         var warmupOnlyFrozen = Stage1Model.WarmupOnlyFrozen(network, config.Backbone);
-        long resumed = resume && hasCheckpoint ? Stage1Checkpoint.FinishedIterations(runFolder) : 0;
+        long resumed = resume && hasCheckpoint ? TrainingCheckpoint.FinishedIterations(runFolder) : 0;
         bool warmupFreeze = warmupOnlyFrozen.Count > 0 && resumed <= config.ClassifierWarmup;
         foreach (var p in warmupOnlyFrozen) p.requires_grad = !warmupFreeze;
 
@@ -74,7 +74,7 @@ public sealed class Stage1Trainer
         var optimizer = sgd.Optimizer;
         long start = 0;
         if (resume && hasCheckpoint)
-            start = Stage1Checkpoint.Load(checkpointPath, network, optimizer);
+            start = TrainingCheckpoint.Load(checkpointPath, network, optimizer);
 
         var step = new Stage1Step(config, network);
         using var metrics = new MetricsLog(Path.Combine(runFolder, MetricsFile), resumeFromStep: start);
@@ -133,7 +133,7 @@ public sealed class Stage1Trainer
                 if (PolySgd.NonFiniteParameter(network) is string bad)
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
-                Stage1Checkpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+                TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
             }
         }
     }

@@ -192,7 +192,7 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         string row = AblateCommand.RowFolder(study.Path, StudentStrategy.ClassTeacherOnly);
         var table = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         var first = File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile));
-        Assert.Equal(3, Stage1Checkpoint.FinishedIterations(row));
+        Assert.Equal(3, TrainingCheckpoint.FinishedIterations(row));
         Assert.DoesNotContain("\"restrictToImageLabels\": true", File.ReadAllText(Path.Combine(row, "eval-val", HeadEvaluation.FileName))); // val: RRM protocol
         var again = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)");
         Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));
@@ -206,7 +206,7 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         var seeds = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test)", [config.Seed, other]);
         Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(row, Stage1Trainer.MetricsFile)));
         string seeded = AblateCommand.RowFolder(study.Path, StudentStrategy.ClassTeacherOnly, other, config.Seed);
-        Assert.Equal(3, Stage1Checkpoint.FinishedIterations(seeded));
+        Assert.Equal(3, TrainingCheckpoint.FinishedIterations(seeded));
         var seededConfig = AsdtJson.Read<Stage1Config>(Path.Combine(seeded, Stage1Trainer.ConfigFile));
         Assert.Equal(other, seededConfig.Seed);
         Assert.Contains($"--seed={other} (asdt ablate --seeds)", seededConfig.Overrides);

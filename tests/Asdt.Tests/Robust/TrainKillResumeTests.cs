@@ -75,7 +75,7 @@ public class TrainKillResumeTests
     static string Field(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetRawText() : "absent";
 
     internal static long TrainingStateIteration(string run) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoint", Stage1Checkpoint.StateFile))).RootElement.GetProperty("Iteration").GetInt64();
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoint", TrainingCheckpoint.StateFile))).RootElement.GetProperty("Iteration").GetInt64();
 
     internal static void AssertSameTensors(string expectedPath, string actualPath)
     {

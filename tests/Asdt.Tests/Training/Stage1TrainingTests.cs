@@ -94,7 +94,7 @@ public class Stage1TrainingTests
             Assert.Equal(2, TorchSharp.torch.get_num_threads()); // Threads = 2 caps libtorch too
             new Stage1Trainer(config with { Threads = 1 }, run).Run(resume: true);
             Assert.Equal(1, TorchSharp.torch.get_num_threads());
-            Assert.Equal(4, Stage1Checkpoint.FinishedIterations(run));
+            Assert.Equal(4, TrainingCheckpoint.FinishedIterations(run));
             // The run folder keeps the config it was started with.
             Assert.Equal(2, AsdtJson.Read<Stage1Config>(Path.Combine(run, Stage1Trainer.ConfigFile)).Threads);
             // Reworded deviations and differently recorded flags describe the same values: the run resumes and keeps its own text.
@@ -148,7 +148,7 @@ public class Stage1TrainingTests
             new Stage1Trainer(config, whole).Run(resume: false);
             Assert.True(SharedWarmup.Seed(config, seeded, warmup, Train));
             Assert.False(SharedWarmup.Seed(config, seeded, warmup, Train)); // has its config now
-            Assert.Equal(6, Stage1Checkpoint.FinishedIterations(seeded));
+            Assert.Equal(6, TrainingCheckpoint.FinishedIterations(seeded));
             new Stage1Trainer(config, seeded).Run(resume: true);
 
             Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(whole, "checkpoint", "model.safetensors"), Path.Combine(seeded, "checkpoint", "model.safetensors"));
@@ -162,7 +162,7 @@ public class Stage1TrainingTests
             Assert.Equal(AsdtJson.Serialize(config), File.ReadAllText(Path.Combine(seeded, "checkpoint", "config.json")));
         }
         Assert.Equal(1, warmupTrainings); // the second row reused the warm-up
-        Assert.Equal(6, Stage1Checkpoint.FinishedIterations(warmup));
+        Assert.Equal(6, TrainingCheckpoint.FinishedIterations(warmup));
         // Nothing to share without ASDT iterations after the warm-up.
         Assert.False(SharedWarmup.Seed(alternate with { ClassifierWarmup = 14 }, Path.Combine(study, "none"), warmup, Train));
     }

@@ -6,18 +6,20 @@ using static TorchSharp.torch;
 namespace Asdt.Training;
 
 /// <summary>
-/// A resumable stage-1 checkpoint: the network weights and config (<see cref="Checkpoint"/>, written
+/// A resumable training checkpoint of either stage: the network weights and config (<see cref="Checkpoint"/>, written
 /// atomically as one folder), the optimizer state (SGD momentum buffers, serialised by TorchSharp
 /// into an extra uint8 tensor) and the number of finished iterations.
 /// </summary>
-public static class Stage1Checkpoint
+public static class TrainingCheckpoint
 {
+    /// <summary>The checkpoint's folder inside a run folder (both stages).</summary>
+    public const string FolderName = "checkpoint";
     public const string StateFile = "training-state.json";
     const string OptimizerTensor = "optimizer";
 
     sealed record TrainingState(long Iteration);
 
-    public static void Save(string folder, AsdtNetwork network, KeptScalarSgd optimizer, long iteration, string configJson)
+    public static void Save(string folder, nn.Module network, KeptScalarSgd optimizer, long iteration, string configJson)
     {
         using var scope = NewDisposeScope();
         var optimizerBytes = tensor(optimizer.SaveState(), dtype: ScalarType.Byte);
@@ -27,11 +29,9 @@ public static class Stage1Checkpoint
     }
 
     /// <summary>Restores weights and optimizer state; returns the number of finished iterations.</summary>
-    public static long Load(string folder, AsdtNetwork network, KeptScalarSgd optimizer)
+    public static long Load(string folder, nn.Module network, KeptScalarSgd optimizer)
     {
         var info = Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder));
-        var state = JsonSerializer.Deserialize<TrainingState>(info.Extra[StateFile])
-                    ?? throw new AsdtException(Path.Combine(folder, StateFile), "empty training state");
         var tensors = Checkpoint.ReadExtraTensors(folder);
         try
         {
@@ -42,19 +42,22 @@ public static class Stage1Checkpoint
             throw new AsdtException(folder, $"the optimizer state does not fit this run ({e.Message})");
         }
         finally { foreach (var t in tensors.Values) t.Dispose(); }
-        return state.Iteration;
+        return Iteration(info);
     }
 
     /// <summary>Iterations finished according to a run folder's checkpoint (0 without one).</summary>
     public static long FinishedIterations(string runFolder)
     {
-        string state = Path.Combine(runFolder, Stage1Trainer.CheckpointFolder, StateFile);
+        string state = Path.Combine(runFolder, FolderName, StateFile);
         if (!File.Exists(state)) return 0;
         try { return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(state))?.Iteration ?? 0; }
         catch (JsonException e) { throw new AsdtException(state, $"unreadable training state ({e.Message})"); }
     }
 
-    /// <summary>Loads only the network weights (for PSMs and evaluation).</summary>
-    public static void LoadWeights(string folder, AsdtNetwork network) =>
-        Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder));
+    /// <summary>Loads only the network weights (for PSMs, evaluation and segmentation); returns the iterations they were trained for.</summary>
+    public static long LoadWeights(string folder, nn.Module network) => Iteration(Checkpoint.Load(folder, network, Checkpoint.ReadConfig(folder)));
+
+    static long Iteration(CheckpointInfo info) =>
+        (JsonSerializer.Deserialize<TrainingState>(info.Extra[StateFile])
+         ?? throw new AsdtException(Path.Combine(info.Folder, StateFile), "empty training state")).Iteration;
 }
