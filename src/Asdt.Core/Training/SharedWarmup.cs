@@ -45,11 +45,22 @@ public static class SharedWarmup
     public static bool Applies(Stage1Config config) => config.ClassifierWarmup > 0 && config.ClassifierWarmup < config.Iterations;
 
     /// <summary>The folder inside <paramref name="studyFolder"/> that holds the warm-up shared by every run with this warm-up config.</summary>
+    /// <remarks>
+    /// Study folders made before the warm-up's own schedule left the total iteration count out of the name hold their
+    /// warm-up under the old name (the same config with the run's total iteration count). It is the same training, so
+    /// when only that folder exists it is used, and such studies take new rows and points without copying it.
+    /// </remarks>
     public static string Folder(string studyFolder, Stage1Config config)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(AsdtJson.Serialize(WarmupConfig(config))));
-        return Path.Combine(studyFolder, "warmup-" + Convert.ToHexStringLower(hash)[..10]);
+        var warmup = WarmupConfig(config);
+        string folder = Named(studyFolder, warmup);
+        if (Directory.Exists(folder) || warmup.Iterations == config.Iterations) return folder;
+        string legacy = Named(studyFolder, warmup with { Iterations = config.Iterations });
+        return Directory.Exists(legacy) ? legacy : folder;
     }
+
+    static string Named(string studyFolder, Stage1Config warmup) =>
+        Path.Combine(studyFolder, "warmup-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AsdtJson.Serialize(warmup))))[..10]);
 
     /// <summary>
     /// Makes sure the shared warm-up in <paramref name="warmupFolder"/> has finished (training or resuming it with

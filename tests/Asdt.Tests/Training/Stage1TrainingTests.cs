@@ -112,6 +112,32 @@ public class Stage1TrainingTests
     }
 
     [Fact]
+    public void AStudyFolderMadeBeforeTheWarmupNameLeftOutTheRunLengthKeepsUsingItsWarmup()
+    {
+        using var temp = TestData.NewTempFolder();
+        var config = TinyConfig(Path.Combine(temp.Path, "data"), iterations: 14) with { ClassifierWarmup = 6 };
+        Assert.NotNull(config.ClassifierWarmupLearningRate);
+        string study = Path.Combine(temp.Path, "study"), current = SharedWarmup.Folder(study, config);
+        // The old name hashed the same warm-up config with the run's total iteration count.
+        var old = SharedWarmup.WarmupConfig(config) with { Iterations = config.Iterations };
+        string legacy = Path.Combine(study, "warmup-" + Convert.ToHexStringLower(
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(AsdtJson.Serialize(old))))[..10]);
+        Assert.NotEqual(current, legacy);
+
+        Directory.CreateDirectory(legacy);
+        Assert.Equal(legacy, SharedWarmup.Folder(study, config));
+        // Only runs of that length had that name; another length gets the current name, and a current folder wins.
+        Assert.Equal(current, SharedWarmup.Folder(study, config with { Iterations = 20 }));
+        Directory.CreateDirectory(current);
+        Assert.Equal(current, SharedWarmup.Folder(study, config));
+        // A warm-up on the run's own schedule always had the run length in its name: another length's folder is not its own.
+        var oneSchedule = config with { ClassifierWarmupLearningRate = null };
+        string longer = SharedWarmup.Folder(study, oneSchedule with { Iterations = 20 });
+        Directory.CreateDirectory(longer);
+        Assert.NotEqual(longer, SharedWarmup.Folder(study, oneSchedule));
+    }
+
+    [Fact]
     public void RunsStartedFromTheSharedWarmupContinueExactlyLikeWholeRuns()
     {
         using var temp = TestData.NewTempFolder();
