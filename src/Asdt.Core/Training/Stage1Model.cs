@@ -23,15 +23,18 @@ public static class Stage1Model
         var b = config.Backbone;
         var backbone = Backbones.Create(b.Kind, b.Weights, b.OutputStride, b.FreezeBatchNorm, b.FrozenStages, BackboneKinds);
         var network = new AsdtNetwork(backbone.Network, backbone.Channels, foregroundClasses, config.Heads.HiddenChannels, config.Heads.Dilation, config.Heads.ClassifierDropout, config.Heads.ClassifierInit);
-        if (backbone.Classifier.Count > 0)
+        // res38_cls.pth carries the VOC classifier as fc8: it initialises the class-teacher (ALGORITHM.md §2).
+        try
         {
-            // res38_cls.pth carries the VOC classifier as fc8: it initialises the class-teacher (ALGORITHM.md §2).
-            long classes = backbone.Classifier.Values.First().shape[0];
-            if (classes != foregroundClasses)
-                throw new AsdtException(b.Weights!, $"fc8 has {classes} classes but the dataset has {foregroundClasses}");
-            StateDicts.Apply(network.ClassTeacher, backbone.Classifier, b.Weights!);
-            foreach (var t in backbone.Classifier.Values) t.Dispose();
+            if (backbone.Classifier.Count > 0)
+            {
+                long classes = backbone.Classifier.Values.First().shape[0];
+                if (classes != foregroundClasses)
+                    throw new AsdtException(b.Weights!, $"fc8 has {classes} classes but the dataset has {foregroundClasses}");
+                StateDicts.Apply(network.ClassTeacher, backbone.Classifier, b.Weights!);
+            }
         }
+        finally { foreach (var t in backbone.Classifier.Values) t.Dispose(); }
         return (network, backbone.Normalization);
     }
 
