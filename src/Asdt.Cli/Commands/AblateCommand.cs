@@ -14,21 +14,15 @@ namespace Asdt.Cli.Commands;
 /// </summary>
 public static class AblateCommand
 {
-    static readonly Option<string> Out = new("--out") { Description = "Study folder: one run folder per row, ablation.md and ablation.json", Required = true };
+    static readonly StudyOptions Study = new("row", "ablation.md and ablation.json");
     static readonly Option<string?> Rows = new("--rows") { Description = "Rows to run, e.g. I,V [default: I,II,III,IV,V]" };
-    static readonly Option<string?> EvalSplit = new("--eval-split") { Description = "Split to score [default: the training split]" };
-    static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict outputs to the image labels: auto (on the training split only), yes, no", DefaultValueFactory = _ => "auto" };
     static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
     static readonly Option<string?> Seeds = new("--seeds") { Description = "Train every row with each of these seeds (e.g. 1,2,3) and report means and spreads [default: the config's --seed]" };
-    static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write report.html per row" };
 
     public static Command Create()
     {
-        var command = new Command("ablate", "Table 4: train strategies I–V under identical settings, score P^st / P^s / P̄ of each (with and without CRF) → <out>/ablation.md + .json. Resumable.")
-        {
-            Out, Rows, Seeds, EvalSplit, Restrict, NoCam, NoReport,
-        };
-        foreach (var o in TrainCommand.ConfigOptions()) command.Options.Add(o);
+        var command = new Command("ablate", "Table 4: train strategies I–V under identical settings, score P^st / P^s / P̄ of each (with and without CRF) → <out>/ablation.md + .json. Resumable.");
+        foreach (var o in Study.All.Concat([Rows, Seeds, NoCam]).Concat(TrainCommand.ConfigOptions())) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var given = TrainCommand.GivenOptions(parse, TrainCommand.StrategyOptions[0]).ToArray();
@@ -38,8 +32,8 @@ public static class AblateCommand
                 : AblationTable.Strategies.ToArray();
             var config = TrainCommand.FromFlags(parse);
             var seeds = parse.GetValue(Seeds) is string list ? ParseSeeds(list) : [config.Seed];
-            Run(config, parse.GetValue(Out)!, rows, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
-                !parse.GetValue(NoCam), !parse.GetValue(NoReport), AsdtCommandLine.CommandText(), seeds);
+            var (output, evalSplit, restrict, report) = Study.From(parse);
+            Run(config, output, rows, evalSplit, restrict, !parse.GetValue(NoCam), report, AsdtCommandLine.CommandText(), seeds);
             return 0;
         });
         return command;

@@ -15,21 +15,15 @@ namespace Asdt.Cli.Commands;
 /// </summary>
 public static class SweepCommand
 {
-    static readonly Option<string> Out = new("--out") { Description = "Study folder: one run folder per point, sweep.md, sweep.json, sweep.png", Required = true };
+    static readonly StudyOptions Study = new("point", "sweep.md, sweep.json, sweep.png");
     static readonly Option<string> Periods = new("--periods") { Description = "Periods T (comma-separated)", DefaultValueFactory = _ => "50,75,100" };
     static readonly Option<string> Taus = new("--taus") { Description = "Proportions τ (comma-separated)", DefaultValueFactory = _ => "2,4,5,6,8" };
-    static readonly Option<string?> EvalSplit = new("--eval-split") { Description = "Split to score [default: the training split]" };
-    static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict outputs to the image labels: auto (on the training split only), yes, no", DefaultValueFactory = _ => "auto" };
     static readonly Option<bool> AllHeads = new("--all-heads") { Description = "Also score P^st and P^s (and without CRF), not just the PSMs (P̄ + CRF)" };
-    static readonly Option<bool> NoReport = new("--no-report") { Description = "Do not write report.html per point" };
 
     public static Command Create()
     {
-        var command = new Command("sweep", "Fig. 5: train ASDT for every period T × proportion τ, score the PSMs (P̄ + CRF) → <out>/sweep.md, .json and sweep.png. Resumable.")
-        {
-            Out, Periods, Taus, EvalSplit, Restrict, AllHeads, NoReport,
-        };
-        foreach (var o in TrainCommand.ConfigOptions()) command.Options.Add(o);
+        var command = new Command("sweep", "Fig. 5: train ASDT for every period T × proportion τ, score the PSMs (P̄ + CRF) → <out>/sweep.md, .json and sweep.png. Resumable.");
+        foreach (var o in Study.All.Concat([Periods, Taus, AllHeads]).Concat(TrainCommand.ConfigOptions())) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var given = TrainCommand.GivenOptions(parse, TrainCommand.StrategyOptions).ToArray();
@@ -38,8 +32,8 @@ public static class SweepCommand
                 p >= 1 && p == Math.Floor(p) ? (int)p : throw new AsdtException($"--periods: {p} is not a whole number of iterations ≥ 1")).Distinct().ToArray();
             var taus = EvalRunCommand.ParseList(parse.GetValue(Taus)!, "--taus").Select(t =>
                 t > 0 ? t : throw new AsdtException($"--taus: τ must be positive (got {t})")).Distinct().ToArray();
-            Run(TrainCommand.FromFlags(parse), parse.GetValue(Out)!, periods, taus, parse.GetValue(EvalSplit), parse.GetValue(Restrict)!,
-                parse.GetValue(AllHeads), !parse.GetValue(NoReport), AsdtCommandLine.CommandText());
+            var (output, evalSplit, restrict, report) = Study.From(parse);
+            Run(TrainCommand.FromFlags(parse), output, periods, taus, evalSplit, restrict, parse.GetValue(AllHeads), report, AsdtCommandLine.CommandText());
             return 0;
         });
         return command;

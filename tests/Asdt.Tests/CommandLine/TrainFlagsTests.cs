@@ -69,6 +69,27 @@ public class TrainFlagsTests
         Assert.Equal(0, StudyRunner.Scoring(Parse("--preset", "cpu"), false, [], true, true).Threads);
     }
 
+
+    [Theory]
+    [InlineData("ablate")]
+    [InlineData("sweep")]
+    public void AblateAndSweepTakeTheSameStudyOptions(string name)
+    {
+        var command = name == "ablate" ? AblateCommand.Create() : SweepCommand.Create();
+        var parse = command.Parse(["--out", "study", "--eval-split", "val", "--restrict", "yes", "--no-report", "--preset", "cpu"]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal("study", parse.GetValue<string>("--out"));
+        Assert.Equal("val", parse.GetValue<string>("--eval-split"));
+        Assert.Equal("yes", parse.GetValue<string>("--restrict"));
+        Assert.True(parse.GetValue<bool>("--no-report"));
+        Assert.Equal("auto", command.Parse(["--out", "study"]).GetValue<string>("--restrict"));
+        Assert.Null(command.Parse(["--out", "study"]).GetValue<string>("--eval-split"));
+        Assert.Contains(command.Parse(["--preset", "cpu"]).Errors, e => e.Message.Contains("--out"));
+        // Each option is declared once; the training flags come after the study's own.
+        var names = command.Options.Select(o => o.Name).ToArray();
+        Assert.Equal(names.Length, names.Distinct().Count());
+        Assert.Equal("--out", names[0]);
+    }
     [Fact]
     public void ClassifierInitFlagIsRecordedAndXavierLeavesOldConfigsAsTheyWere()
     {
