@@ -88,9 +88,7 @@ public static class AblateCommand
                 string[] overrides = [.. baseConfig.Overrides, $"--strategy={strategy} (asdt ablate row {AblationTable.RowName(strategy)})"];
                 if (seed != baseConfig.Seed) overrides = [.. overrides, $"--seed={seed} (asdt ablate --seeds)"];
                 var config = baseConfig with { Strategy = strategy, Seed = seed, Overrides = overrides };
-                StudyRunner.TrainIfNeeded(label, config, folder, output);
-                results[(strategy, seed)] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
-                if (report) StudyRunner.Report(label, folder);
+                results[(strategy, seed)] = StudyRunner.TrainScoreReport(label, config, folder, output, split, settings, report);
                 Write(output, Table());
             }
         var table = Table();

@@ -39,6 +39,16 @@ public static class StudyRunner
         return total;
     }
 
+    /// <summary>One run of a study, each step skipped when done: train (from the study's shared warm-up), score on the split, report.</summary>
+    public static HeadEvaluation TrainScoreReport(string label, Stage1Config config, string runFolder, string studyFolder, string split,
+        HeadEvaluationSettings settings, bool report)
+    {
+        TrainIfNeeded(label, config, runFolder, studyFolder);
+        var scores = EvaluateIfNeeded(label, runFolder, split, settings);
+        if (report) Report(label, runFolder);
+        return scores;
+    }
+
     /// <summary>
     /// Trains the run unless finished. With <paramref name="studyFolder"/>, a fresh run starts from the study's shared
     /// classifier-only warm-up (<see cref="SharedWarmup"/>), trained once for all runs that have the same one; a lock file

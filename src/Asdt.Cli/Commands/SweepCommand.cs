@@ -68,9 +68,7 @@ public static class SweepCommand
                 PulseWidth = baseConfig.PulseWidth with { Period = period, Tau = tau },
                 Overrides = [.. baseConfig.Overrides, string.Create(CultureInfo.InvariantCulture, $"--period={period} --tau={tau} (asdt sweep point)")],
             };
-            StudyRunner.TrainIfNeeded(label, config, folder, output);
-            results[(period, tau)] = StudyRunner.EvaluateIfNeeded(label, folder, split, settings);
-            if (report) StudyRunner.Report(label, folder);
+            results[(period, tau)] = StudyRunner.TrainScoreReport(label, config, folder, output, split, settings, report);
             Write(output, Table());
         }
         var table = Table();
