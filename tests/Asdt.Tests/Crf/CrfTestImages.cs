@@ -72,24 +72,7 @@ static class CrfTestImages
     {
         var a = new float[w * h];
         for (int i = 0; i < a.Length; i++) a[i] = (float)(rnd.NextDouble() * 2 - 1);
-        var b = new float[w * h];
-        for (int pass = 0; pass < 3; pass++)
-        {
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                {
-                    float s = 0; int c = 0;
-                    for (int dx = -r; dx <= r; dx++) { int xx = x + dx; if (xx >= 0 && xx < w) { s += a[y * w + xx]; c++; } }
-                    b[y * w + x] = s / c;
-                }
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                {
-                    float s = 0; int c = 0;
-                    for (int dy = -r; dy <= r; dy++) { int yy = y + dy; if (yy >= 0 && yy < h) { s += b[yy * w + x]; c++; } }
-                    a[y * w + x] = s / c;
-                }
-        }
+        for (int pass = 0; pass < 3; pass++) a = BoxBlur(a, w, h, r);
         double mean = a.Average(), sd = Math.Sqrt(a.Select(v => (v - mean) * (v - mean)).Average());
         for (int i = 0; i < a.Length; i++) a[i] = (float)((a[i] - mean) / (sd + 1e-12));
         return a;
