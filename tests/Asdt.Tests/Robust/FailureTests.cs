@@ -33,6 +33,27 @@ public class FailureTests
         Assert.Contains(contains, lines[0]);
     }
 
+    /// <summary>What a killed writer left visible is complete: every PNG decodes and equals the uninterrupted run's file.</summary>
+    static string[] AssertPartialOutputsComplete(string straight, string killed, int atLeast, int atMost)
+    {
+        var partial = Directory.GetFiles(killed, "*.png");
+        Assert.InRange(partial.Length, atLeast, atMost);
+        foreach (var f in partial)
+        {
+            ImageFile.Read(f);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Path.GetFileName(f))), File.ReadAllBytes(f));
+        }
+        return partial;
+    }
+
+    /// <summary>After the resume the folder holds exactly the uninterrupted run's files (no temporaries, hidden or not), byte for byte.</summary>
+    static void AssertSameFiles(string straight, string killed, string?[] expected)
+    {
+        Assert.Equal(expected, Directory.GetFiles(killed).Select(Path.GetFileName).Order().ToArray());
+        foreach (var name in expected)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, name!)), File.ReadAllBytes(Path.Combine(killed, name!)));
+    }
+
     [Fact]
     public void Psm_KilledMidway_Resumes_SkipsDoneImages_SameBytes_NoTruncatedFiles()
     {
@@ -46,21 +67,13 @@ public class FailureTests
 
         using (var child = AsdtChild.Start(tmp.Path, "psm", "--run", run, "--out", killed, "--threads", "2", "--single-scale"))
             child.KillWhen(() => Directory.Exists(killed) && Directory.GetFiles(killed, "*.png").Length >= 6, Limit, "6 masks written");
-        // Whatever the kill left visible is complete: every PNG decodes and equals the uninterrupted run's.
-        var partial = Directory.GetFiles(killed, "*.png");
-        Assert.InRange(partial.Length, 6, expected.Length);
-        foreach (var f in partial)
-        {
-            PalettePng.Read(f);
-            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Path.GetFileName(f))), File.ReadAllBytes(f));
-        }
+        var partial = AssertPartialOutputsComplete(straight, killed, 6, expected.Length);
+        foreach (var f in partial) PalettePng.Read(f);                       // and is a palette PNG
 
         r = AsdtChild.Run(tmp.Path, Limit, "psm", "--run", run, "--out", killed, "--threads", "2", "--single-scale");
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains($"{partial.Length} already there", r.Out);
-        Assert.Equal(expected, Directory.GetFiles(killed).Select(Path.GetFileName).Order().ToArray()); // no temporaries, hidden or not
-        foreach (var name in expected)
-            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, name!)), File.ReadAllBytes(Path.Combine(killed, name!)));
+        AssertSameFiles(straight, killed, expected);
     }
 
     [Fact]
@@ -81,19 +94,11 @@ public class FailureTests
 
         using (var child = AsdtChild.Start(tmp.Path, "segment", images, "--model", run, "--out", killed))
             child.KillWhen(() => Directory.Exists(killed) && Directory.GetFiles(killed, "*.png").Length >= 10, Limit, "10 outputs written");
-        var partial = Directory.GetFiles(killed, "*.png");
-        Assert.InRange(partial.Length, 10, expected.Length);
-        foreach (var f in partial)
-        {
-            ImageFile.Read(f);                                               // complete, decodable
-            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Path.GetFileName(f))), File.ReadAllBytes(f));
-        }
+        AssertPartialOutputsComplete(straight, killed, 10, expected.Length);
 
         r = AsdtChild.Run(tmp.Path, Limit, "segment", images, "--model", run, "--out", killed);
         Assert.True(r.Code == 0, r.Err);
-        Assert.Equal(expected, Directory.GetFiles(killed).Select(Path.GetFileName).Order().ToArray()); // no temporaries
-        foreach (var name in expected)
-            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, name!)), File.ReadAllBytes(Path.Combine(killed, name!)));
+        AssertSameFiles(straight, killed, expected);
     }
 
     [Fact]
