@@ -25,6 +25,20 @@ public sealed record ResNetOptions
 
 public enum ResNetBlock { Basic, Bottleneck }
 
+/// <summary>The shortcut of a residual block, shared by <see cref="BasicBlock"/> and <see cref="Bottleneck"/>: identity, or a
+/// 1×1 projection + BatchNorm (state-dict keys <c>downsample.0</c>/<c>.1</c>) when the stride or the width changes.</summary>
+static class ResidualShortcut
+{
+    public static Sequential? Projection(int inplanes, int outplanes, int stride, PaddingMode mode, double eps) =>
+        stride != 1 || inplanes != outplanes
+            ? nn.Sequential(new PaddedConv2d("0", inplanes, outplanes, 1, stride, 1, mode), nn.BatchNorm2d(outplanes, eps))
+            : null;
+
+    /// <summary>relu(y + shortcut(x)), adding in place into y.</summary>
+    public static Tensor AddAndRelu(Tensor y, Tensor x, Sequential? projection) =>
+        F.relu(y.PlusInPlace(projection is null ? x : projection.call(x)));
+}
+
 /// <summary>torchvision's BasicBlock (ResNet-18/34): two 3×3 convolutions and an identity or 1×1 projection shortcut.</summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
@@ -41,8 +55,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         bn1 = nn.BatchNorm2d(planes, eps);
         conv2 = new PaddedConv2d("conv2", planes, planes, 3, 1, dilation, mode);
         bn2 = nn.BatchNorm2d(planes, eps);
-        if (stride != 1 || inplanes != planes * Expansion)
-            downsample = nn.Sequential(new PaddedConv2d("0", inplanes, planes * Expansion, 1, stride, 1, mode), nn.BatchNorm2d(planes * Expansion, eps));
+        downsample = ResidualShortcut.Projection(inplanes, planes * Expansion, stride, mode, eps);
         RegisterComponents();
     }
 
@@ -51,8 +64,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var y = F.relu(bn1.call(conv1.call(x)));
         y = bn2.call(conv2.call(y));
-        var shortcut = downsample is null ? x : downsample.call(x);
-        return F.relu(y.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
+        return ResidualShortcut.AddAndRelu(y, x, downsample).MoveToOuterDisposeScope();
     }
 }
 
@@ -75,8 +87,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>
         bn2 = nn.BatchNorm2d(planes, eps);
         conv3 = new PaddedConv2d("conv3", planes, planes * Expansion, 1, 1, 1, mode);
         bn3 = nn.BatchNorm2d(planes * Expansion, eps);
-        if (stride != 1 || inplanes != planes * Expansion)
-            downsample = nn.Sequential(new PaddedConv2d("0", inplanes, planes * Expansion, 1, stride, 1, mode), nn.BatchNorm2d(planes * Expansion, eps));
+        downsample = ResidualShortcut.Projection(inplanes, planes * Expansion, stride, mode, eps);
         RegisterComponents();
     }
 
@@ -86,8 +97,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>
         var y = F.relu(bn1.call(conv1.call(x)));
         y = F.relu(bn2.call(conv2.call(y)));
         y = bn3.call(conv3.call(y));
-        var shortcut = downsample is null ? x : downsample.call(x);
-        return F.relu(y.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
+        return ResidualShortcut.AddAndRelu(y, x, downsample).MoveToOuterDisposeScope();
     }
 }
 

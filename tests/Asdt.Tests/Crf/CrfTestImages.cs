@@ -56,15 +56,7 @@ static class CrfTestImages
                 logits[l * n + i] = -d2 / (2 * sigma * sigma) + noise * field[i] * 3f;
             }
         }
-        var p = new float[labels * n];
-        for (int i = 0; i < n; i++)
-        {
-            float m = float.NegativeInfinity, s = 0;
-            for (int l = 0; l < labels; l++) m = Math.Max(m, logits[l * n + i]);
-            for (int l = 0; l < labels; l++) s += p[l * n + i] = MathF.Exp(logits[l * n + i] - m);
-            for (int l = 0; l < labels; l++) p[l * n + i] /= s;
-        }
-        return p;
+        return Softmax(logits, labels, n);
     }
 
     /// <summary>Zero-mean unit-variance noise smoothed with a box filter of radius r (repeated 3 times).</summary>
@@ -111,6 +103,12 @@ static class CrfTestImages
             var field = SmoothNoise(w, h, rnd, 3);
             for (int i = 0; i < n; i++) logits[k * n + i] = strength * blurred[i] + noise * field[i];
         }
+        return Softmax(logits, labels, n);
+    }
+
+    /// <summary>Softmax over the label planes of logits <c>[labels][n]</c>, per pixel.</summary>
+    static float[] Softmax(float[] logits, int labels, int n)
+    {
         var p = new float[labels * n];
         for (int i = 0; i < n; i++)
         {
