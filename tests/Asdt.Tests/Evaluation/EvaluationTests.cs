@@ -9,7 +9,7 @@ public class EvaluationTests
     static SegmentationDataset Voc() => SegmentationDataset.Open("voc2012-masks", TestData.Voc2012Masks);
 
     /// <summary>Deterministic damage: shift every mask right by 3 pixels and relabel one class in some images.</summary>
-    static LabelMask Perturb(LabelMask gt, int seed)
+    internal static LabelMask Perturb(LabelMask gt, int seed)
     {
         var rng = new Random(seed);
         var labels = new byte[gt.Labels.Length];
