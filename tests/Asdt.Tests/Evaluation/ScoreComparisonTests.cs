@@ -14,7 +14,12 @@ public class ScoreComparisonTests
     /// <summary>Two predictions for the first 300 VOC val masks: the masks shifted by 3 pixels (baseline), and the
     /// same with one class relabelled in some images (<see cref="EvaluationTests.Perturb"/>). Returns their scores
     /// and the per-class IoUs counted independently of <see cref="ConfusionMatrix"/>.</summary>
-    static (SegmentationScore Shifted, SegmentationScore Damaged, double[] ShiftedIoU, double[] DamagedIoU) RealScores()
+    static (SegmentationScore Shifted, SegmentationScore Damaged, double[] ShiftedIoU, double[] DamagedIoU) RealScores() => Scores.Value;
+
+    // Scored once for the class's tests (300 real masks read and counted twice over).
+    static readonly Lazy<(SegmentationScore, SegmentationScore, double[], double[])> Scores = new(ScoreRealMasks);
+
+    static (SegmentationScore, SegmentationScore, double[], double[]) ScoreRealMasks()
     {
         var ds = SegmentationDataset.Open("voc2012-masks", TestData.Voc2012Masks);
         var ids = ds.Ids("val").Take(300).ToArray();
