@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, (string Help, Func<string[], int> Run)>(
     ["memory"] = ("stage-1 RSS after 100 vs 1,000 iterations (quick preset, demo data)", TrainingBenchmark.Memory),
     ["psm"] = ("PSM generation throughput and peak RSS on MSRC-21 train at full resolution", PsmEvalBenchmark.Psm),
     ["eval"] = ("evaluation throughput: MSRC-21 train and the 1,449 VOC val masks", PsmEvalBenchmark.Eval),
+    ["exp"] = ("exp of the mean-field softmax: ours vs .NET Vector256.Exp vs MathF.Exp, ns/value and error ([repeats])", ExpBenchmark.Run),
     ["scalar-race"] = ("TorchSharp Scalar finalizer race: implicit vs kept Scalars under a GC storm ([seconds] [repeats])", ScalarRaceBenchmark.Run),
     [ScalarRaceBenchmark.ChildCommand] = ("(internal) one scalar-race variant in a fresh process", ScalarRaceBenchmark.RunChild),
     [CrfBenchmark.ChildCommand] = ("(internal) one CRF measurement in a fresh process", CrfBenchmark.RunChild),

@@ -3,8 +3,8 @@ using System.Runtime.Intrinsics;
 
 namespace Asdt.Crf;
 
-/// <summary>Vectorised float exp for the mean-field softmax (relative error ≈ 2e-7, inputs ≤ 0 in practice).</summary>
-static class FastMath
+/// <summary>Vectorised float exp for the mean-field softmax (relative error at most 1.2e-7 on [−87, 0], FastMathTests; inputs ≤ 0 in practice).</summary>
+public static class FastMath
 {
     /// <summary>e^x for x in about [−87, 88]; smaller inputs give 0 (not denormals), larger are clamped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -28,23 +28,7 @@ static class FastMath
         return Vector256.AndNot(p * scale.AsSingle(), tooSmall);
     }
 
+    /// <summary>The same for four lanes (rows of at most four labels): the 256-bit polynomial on the lower half, so there is one copy of it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> x)
-    {
-        var lo = Vector128.Create(-87.3f);
-        var tooSmall = Vector128.LessThan(x, lo);
-        x = Vector128.Min(Vector128.Max(x, lo), Vector128.Create(88.3f));
-        var k = Vector128.Round(x * Vector128.Create(1.44269504088896341f));
-        var r = Vector128.FusedMultiplyAdd(k, Vector128.Create(-0.693359375f), x);
-        r = Vector128.FusedMultiplyAdd(k, Vector128.Create(2.12194440e-4f), r);
-        var p = Vector128.Create(1.9875691500e-4f);
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1.3981999507e-3f));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(8.3334519073e-3f));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(4.1665795894e-2f));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1.6666665459e-1f));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(5.0000001201e-1f));
-        p = Vector128.FusedMultiplyAdd(p, r * r, r + Vector128<float>.One);
-        var scale = (Vector128.ConvertToInt32(k) + Vector128.Create(127)) << 23;
-        return Vector128.AndNot(p * scale.AsSingle(), tooSmall);
-    }
+    public static Vector128<float> Exp(Vector128<float> x) => Exp(x.ToVector256Unsafe()).GetLower();
 }
