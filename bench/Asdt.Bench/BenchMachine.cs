@@ -31,6 +31,9 @@ static class BenchMachine
         $"CPU: {CpuModel()}, {Environment.ProcessorCount} cores; {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}; " +
         $"AVX2 {Vector256.IsHardwareAccelerated}, AVX-512 {Vector512.IsHardwareAccelerated}, Vector<float> {System.Numerics.Vector<float>.Count} lanes";
 
+    /// <summary>The load average line a benchmark prints with its numbers (the machine is shared).</summary>
+    public static string LoadLine() => $"Load while measuring (1/5/15 min): {File.ReadAllText("/proc/loadavg").Trim()}";
+
     /// <summary>Peak resident set (VmHWM) of this process in MiB, from /proc/self/status (or PeakWorkingSet64).</summary>
     public static double PeakMiB()
     {

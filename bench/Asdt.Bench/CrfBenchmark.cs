@@ -45,7 +45,7 @@ static class CrfBenchmark
                     Console.WriteLine($"| {labels} | {threads} | {kernel.ToString().ToLowerInvariant()} | {f[0]} | {f[1]} | **{f[2]}** | {f[6]} | {gauss} / {f[4]} | {f[5]} | {reference} |");
                 }
         Console.WriteLine();
-        Console.WriteLine($"Load while measuring (1/5/15 min): {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine(BenchMachine.LoadLine());
         Console.WriteLine();
         Console.WriteLine("Permutohedral filter alone, 160x160, 5-D bilateral features (sxy 50, srgb 15 — the energy loss), 21 channels:");
         Console.WriteLine();

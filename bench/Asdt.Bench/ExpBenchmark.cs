@@ -116,7 +116,7 @@ static class ExpBenchmark
             Console.WriteLine($"| {variants[v].Name} | {best[v]:F3} | {worst:E2} |");
         }
         Console.WriteLine();
-        Console.WriteLine($"Load while measuring (1/5/15 min): {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine(BenchMachine.LoadLine());
         return 0;
     }
 }
