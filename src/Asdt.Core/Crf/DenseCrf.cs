@@ -172,6 +172,7 @@ public sealed class DenseCrf2D
     /// Stores the clipped probabilities p_c = clip(p, 1e-5, 1) point-major padded (padding lanes 0). Mean field
     /// then computes softmax(log p_c + m) as p_c·exp(m − max m) / Σ — the same numbers without any logarithm.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void LoadUnary(ReadOnlySpan<float> p, int labels, int stride, int threads)
     {
         fixed (float* pp = p)
@@ -195,6 +196,7 @@ public sealed class DenseCrf2D
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void StoreQ(Span<float> q, int labels, int stride, int threads)
     {
         fixed (float* qp = q)
@@ -244,6 +246,7 @@ public sealed class DenseCrf2D
     /// position kernel the Gaussian term is w_g norm_g,i Σ_k t_k V_{i+k}, the horizontal pass over the vertical
     /// pass V that <c>_q</c> holds on entry: each row of V is copied to <paramref name="rowCopy"/> before the new Q
     /// overwrites it (then lo and hi must be row starts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void SliceSoftmaxRange(float[]? bg, float[]? bb, int stride, int lo, int hi, float[]? rowCopy)
     {
         var empty = Array.Empty<float>();

@@ -114,6 +114,7 @@ public sealed class PermutohedralLattice
     }
 
     /// <summary>Elevates points [lo, hi) onto the hyperplane, finds their simplex; returns max |coordinate|.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe int Locate(float* features, int d, int lo, int hi, float[] weights, int[] remOut, byte[] rankOut)
     {
         int d1 = d + 1;
@@ -205,6 +206,7 @@ public sealed class PermutohedralLattice
     /// <summary>Vertex rows of every point: vertex r of the simplex has coordinates rem_j + (r if rank_j ≤ d − r else r − (d+1)).
     /// A small direct-mapped cache of recent simplices (most points share theirs with a nearby point) saves the
     /// d+1 vertex lookups.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Assign<T>(T table, int n, int d, int[] rem, byte[] rank, int[] rows) where T : struct, ITable
     {
         int d1 = d + 1;
@@ -240,7 +242,7 @@ public sealed class PermutohedralLattice
     {
         var n1 = new int[(d + 1) * m];
         var n2 = new int[(d + 1) * m];
-        ForRanges(m, threads, (lo, hi) =>
+        ForRanges(m, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (lo, hi) =>
         {
             Span<int> k0 = stackalloc int[d];
             Span<int> a = stackalloc int[d];
@@ -534,6 +536,7 @@ public sealed class PermutohedralLattice
         for (; i < a.Length; i++) a[i] += b[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void SplatRange(float[] bufArr, IntPtr valuesPtr, int valueStride, int channels, ReadOnlySpan<float> pointScale, int lo, int hi)
     {
         int d1 = _d + 1, stride = _stride;
@@ -615,6 +618,7 @@ public sealed class PermutohedralLattice
     void BlurParallel(float[] src, float[] dst, int axis, int threads) =>
         ForRanges(_m, threads, (lo, hi) => BlurRange(src, dst, axis, lo, hi));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void BlurRange(float[] srcArr, float[] dstArr, int axis, int lo, int hi)
     {
         int stride = _stride, m = _m;
@@ -663,6 +667,7 @@ public sealed class PermutohedralLattice
     void SliceParallel(float[] bufArr, IntPtr outPtr, int outStride, int channels, float scale, ReadOnlyMemory<float> pointScale, int parts) =>
         ForRanges(_n, parts, (lo, hi) => SliceRange(bufArr, outPtr, outStride, channels, scale, pointScale.Span, lo, hi));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void SliceRange(float[] bufArr, IntPtr outPtr, int outStride, int channels, float scale, ReadOnlySpan<float> pointScale, int lo, int hi)
     {
         int d1 = _d + 1, stride = _stride;

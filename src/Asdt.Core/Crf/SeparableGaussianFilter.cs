@@ -117,6 +117,7 @@ public sealed class SeparableGaussianFilter
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void VerticalTile(float* data, int stride, float* scale, float[] scratch, int tile, int tilePixels)
     {
         int w = Width, h = Height, r = Radius;
@@ -164,6 +165,7 @@ public sealed class SeparableGaussianFilter
 
     /// <summary>d[0..len) = Σ_{k=k0..k1} t0[k] · at[k][0..len) (len a multiple of 4), in groups of four 256-bit
     /// vectors; where the window is whole (k0 = −k1) symmetric taps are paired: t_k · (at[−k] + at[k]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void FlatSum(float** at, float* t0, int k0, int k1, float* d, int len)
     {
         int c = 0;
@@ -219,6 +221,7 @@ public sealed class SeparableGaussianFilter
     /// One row of 4-lane points: dst[x] = Σ_k t0[k] · src[x + k] (inside the row). Interior pixels go in pairs,
     /// one 256-bit vector holding two neighbouring points, with symmetric taps paired.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Row4(float* src, float* dst, int w, float* t0, int r)
     {
         int x = 0;
@@ -245,7 +248,7 @@ public sealed class SeparableGaussianFilter
     internal unsafe void HorizontalInPlace(IntPtr data, int stride, float[][] scratch, int threads)
     {
         CheckStride(stride);
-        PermutohedralLattice.ForRanges(Height, Math.Min(threads, scratch.Length), 1, (part, lo, hi) =>
+        PermutohedralLattice.ForRanges(Height, Math.Min(threads, scratch.Length), 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (part, lo, hi) =>
         {
             int w = Width;
             long rowLen = (long)w * stride;
