@@ -120,8 +120,8 @@ static class CrfBenchmark
         // The first image of a fresh process is what `asdt crf` on one file costs: the JIT's first, quick code.
         var (_, cold, _) = OneRun(rgb, p, labels, threads, kernel, out mg, out mb);
         // Then warm up for seconds, not for a count of runs: the tiered JIT replaces the hot loops' code only after
-        // enough calls and a delay, and with one warm-up run the 2-label runs on 2 threads were still timing the
-        // first code (2026-12-01: 90–100 ms for 10 runs, then 51).
+        // enough calls and a delay, and with one warm-up run the benchmark was still timing the first code (2026-12-01,
+        // 3 labels on 2 threads: 106–118 ms for the first runs, 52–56 after ten).
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed < Warmup)
         {
