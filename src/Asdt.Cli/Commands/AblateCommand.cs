@@ -17,12 +17,11 @@ public static class AblateCommand
     static readonly StudyOptions Study = new("row", "ablation.md and ablation.json");
     static readonly Option<string?> Rows = new("--rows") { Description = "Rows to run, e.g. I,V [default: I,II,III,IV,V]" };
     static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
-    static readonly Option<string?> Seeds = new("--seeds") { Description = "Train every row with each of these seeds (e.g. 1,2,3) and report means and spreads [default: the config's --seed]" };
 
     public static Command Create()
     {
         var command = new Command("ablate", "Table 4: train strategies I–V under identical settings, score P^st / P^s / P̄ of each (with and without CRF) → <out>/ablation.md + .json. Resumable.");
-        foreach (var o in Study.All.Concat([Rows, Seeds, NoCam]).Concat(TrainCommand.ConfigOptions())) command.Options.Add(o);
+        foreach (var o in Study.All.Concat([Rows, NoCam]).Concat(TrainCommand.ConfigOptions())) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var given = TrainCommand.GivenOptions(parse, TrainCommand.StrategyOptions[0]).ToArray();
@@ -31,7 +30,7 @@ public static class AblateCommand
                 ? r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(AblationTable.ParseRow).Distinct().ToArray()
                 : AblationTable.Strategies.ToArray();
             var config = TrainCommand.FromFlags(parse);
-            var seeds = parse.GetValue(Seeds) is string list ? ParseSeeds(list) : [config.Seed];
+            var seeds = Study.SeedsFrom(parse, config.Seed);
             var (output, evalSplit, restrict, report) = Study.From(parse);
             Run(config, output, rows, evalSplit, restrict, !parse.GetValue(NoCam), report, AsdtCommandLine.CommandText(), seeds);
             return 0;
@@ -41,27 +40,8 @@ public static class AblateCommand
 
     public static string RowFolder(string output, StudentStrategy s) => Path.Combine(output, $"row-{AblationTable.RowName(s)}-{s}");
 
-    /// <summary>
-    /// The run folder of a row with a seed: the config's own seed keeps the plain row folder (so a study started with one
-    /// seed gains more seeds without retraining the first), any other seed gets "-seed&lt;n&gt;".
-    /// </summary>
-    public static string RowFolder(string output, StudentStrategy s, int seed, int baseSeed) =>
-        seed == baseSeed ? RowFolder(output, s) : $"{RowFolder(output, s)}-seed{seed}";
-
-    /// <summary>"1,2,3" → distinct seeds in the given order.</summary>
-    public static int[] ParseSeeds(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var seeds = new List<int>();
-        foreach (var part in parts)
-        {
-            if (!int.TryParse(part, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int seed))
-                throw new AsdtException($"--seeds: '{part}' is not an integer seed (give a list like 1,2,3)");
-            if (!seeds.Contains(seed)) seeds.Add(seed);
-        }
-        if (seeds.Count == 0) throw new AsdtException("--seeds: no seed given (give a list like 1,2,3)");
-        return [.. seeds];
-    }
+    /// <summary>The run folder of a row with a seed (<see cref="StudyOptions.SeedFolder"/>).</summary>
+    public static string RowFolder(string output, StudentStrategy s, int seed, int baseSeed) => StudyOptions.SeedFolder(RowFolder(output, s), seed, baseSeed);
 
     public static AblationTable Run(Stage1Config baseConfig, string output, IReadOnlyList<StudentStrategy> rows, string? evalSplit, string restrict,
         bool cam, bool report, string command, IReadOnlyList<int>? seeds = null)
@@ -77,7 +57,7 @@ public static class AblateCommand
         {
             Header = header,
             Rows = rows.Select(s => AblationTable.RowFrom(s, seeds.Select(seed =>
-                new AblationRun(seed, results.GetValueOrDefault((s, seed)), Folder(s, seed), StudyRunner.TrainingSeconds(Folder(s, seed)))).ToArray())).ToArray(),
+                new SeedRun(seed, results.GetValueOrDefault((s, seed)), Folder(s, seed), StudyRunner.TrainingSeconds(Folder(s, seed)))).ToArray())).ToArray(),
         };
         // Seed by seed, so that an interrupted study already has every row of its first seeds.
         foreach (int seed in seeds)

@@ -10,7 +10,7 @@ namespace Asdt.Cli.Commands;
 
 /// <summary>
 /// `asdt sweep`: the paper's Fig. 5. One ASDT (strategy V) run per (T, τ) under --out, the PSM mIoU
-/// (P̄ + CRF) of each, a table (sweep.md / sweep.json) and a plot (sweep.png: mIoU vs τ, one line per T; mIoU vs T for several periods at one τ).
+/// (P̄ + CRF) of each (with --seeds: every point per seed, means, spreads and paired differences), a table (sweep.md / sweep.json) and a plot (sweep.png: mIoU vs τ, one line per T; mIoU vs T for several periods at one τ).
 /// Resumable: finished points are neither retrained nor rescored.
 /// </summary>
 public static class SweepCommand
@@ -33,7 +33,8 @@ public static class SweepCommand
             var taus = EvalRunCommand.ParseList(parse.GetValue(Taus)!, "--taus").Select(t =>
                 t > 0 ? t : throw new AsdtException($"--taus: τ must be positive (got {t})")).Distinct().ToArray();
             var (output, evalSplit, restrict, report) = Study.From(parse);
-            Run(TrainCommand.FromFlags(parse), output, periods, taus, evalSplit, restrict, parse.GetValue(AllHeads), report, AsdtCommandLine.CommandText());
+            var config = TrainCommand.FromFlags(parse);
+            Run(config, output, periods, taus, evalSplit, restrict, parse.GetValue(AllHeads), report, AsdtCommandLine.CommandText(), Study.SeedsFrom(parse, config.Seed));
             return 0;
         });
         return command;
@@ -42,35 +43,46 @@ public static class SweepCommand
     public static string PointFolder(string output, int period, double tau) =>
         Path.Combine(output, $"T{period}-tau{tau.ToString("0.###", CultureInfo.InvariantCulture)}");
 
+    /// <summary>The run folder of a point with a seed (<see cref="StudyOptions.SeedFolder"/>).</summary>
+    public static string PointFolder(string output, int period, double tau, int seed, int baseSeed) =>
+        StudyOptions.SeedFolder(PointFolder(output, period, tau), seed, baseSeed);
+
     public static SweepTable Run(Stage1Config baseConfig, string output, IReadOnlyList<int> periods, IReadOnlyList<double> taus, string? evalSplit,
-        string restrict, bool allHeads, bool report, string command)
+        string restrict, bool allHeads, bool report, string command, IReadOnlyList<int>? seeds = null)
     {
+        seeds ??= [baseConfig.Seed];
         Directory.CreateDirectory(output);
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
         var settings = StudyRunner.Scoring(baseConfig, restricted, allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
             withoutCrf: allHeads, cam: false);
         var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
         var points = (from period in periods from tau in taus select (period, tau)).ToArray();
-        var results = new Dictionary<(int, double), HeadEvaluation>();
+        var results = new Dictionary<(int, double, int), HeadEvaluation>();
+        string Folder(int period, double tau, int seed) => PointFolder(output, period, tau, seed, baseConfig.Seed);
         SweepTable Table() => new()
         {
             Header = header,
-            Points = points.Select(p => SweepTable.PointFrom(p.period, p.tau, baseConfig.PulseWidth.Reading, results.GetValueOrDefault(p), PointFolder(output, p.period, p.tau))).ToArray(),
+            Points = points.Select(p => SweepTable.PointFrom(p.period, p.tau, baseConfig.PulseWidth.Reading, seeds.Select(seed =>
+                new SeedRun(seed, results.GetValueOrDefault((p.period, p.tau, seed)), Folder(p.period, p.tau, seed), null)).ToArray())).ToArray(),
         };
-        int k = 0;
-        foreach (var (period, tau) in points)
-        {
-            string label = $"sweep {++k}/{points.Length} (T = {period}, τ = {tau.ToString(CultureInfo.InvariantCulture)})";
-            string folder = PointFolder(output, period, tau);
-            var config = baseConfig with
+        int k = 0, count = points.Length * seeds.Count;
+        // Seed by seed, so that an interrupted study already has every point of its first seeds.
+        foreach (int seed in seeds)
+            foreach (var (period, tau) in points)
             {
-                Strategy = StudentStrategy.Alternate,
-                PulseWidth = baseConfig.PulseWidth with { Period = period, Tau = tau },
-                Overrides = [.. baseConfig.Overrides, string.Create(CultureInfo.InvariantCulture, $"--period={period} --tau={tau} (asdt sweep point)")],
-            };
-            results[(period, tau)] = StudyRunner.TrainScoreReport(label, config, folder, output, split, settings, report);
-            Write(output, Table());
-        }
+                string label = string.Create(CultureInfo.InvariantCulture, $"sweep {++k}/{count} (T = {period}, τ = {tau}{(seeds.Count > 1 ? $", seed {seed}" : "")})");
+                string[] overrides = [.. baseConfig.Overrides, string.Create(CultureInfo.InvariantCulture, $"--period={period} --tau={tau} (asdt sweep point)")];
+                if (seed != baseConfig.Seed) overrides = [.. overrides, $"--seed={seed} (asdt sweep --seeds)"];
+                var config = baseConfig with
+                {
+                    Strategy = StudentStrategy.Alternate,
+                    PulseWidth = baseConfig.PulseWidth with { Period = period, Tau = tau },
+                    Seed = seed,
+                    Overrides = overrides,
+                };
+                results[(period, tau, seed)] = StudyRunner.TrainScoreReport(label, config, Folder(period, tau, seed), output, split, settings, report);
+                Write(output, Table());
+            }
         var table = Table();
         Write(output, table);
         Console.WriteLine();

@@ -4,7 +4,7 @@ using ScottPlot;
 namespace Asdt.Reports;
 
 /// <summary>A named line of a chart.</summary>
-public sealed record Series(string Name, double[] X, double[] Y, bool Markers = false, bool Step = false, string? Color = null, double Width = 2);
+public sealed record Series(string Name, double[] X, double[] Y, bool Markers = false, bool Step = false, string? Color = null, double Width = 2, float MarkerSize = 7);
 
 /// <summary>PNG charts for reports and study tables (ScottPlot). One look for all of them.</summary>
 public static class Plots
@@ -93,7 +93,7 @@ public static class Plots
             var scatter = plot.Add.Scatter(s.X, s.Y, color);
             if (legend) scatter.LegendText = s.Name;
             scatter.LineWidth = (float)s.Width;
-            scatter.MarkerSize = s.Markers ? 7 : 0;
+            scatter.MarkerSize = s.Markers ? s.MarkerSize : 0;
             if (s.Step) scatter.ConnectStyle = ConnectStyle.StepHorizontal;
         }
         if (yRange is { } r) plot.Axes.SetLimitsY(r.Min, r.Max);
@@ -161,23 +161,30 @@ public static class Plots
     /// </summary>
     public static void Sweep(string path, SweepTable table)
     {
-        if (table.PlotsAgainstPeriod)
+        var inv = CultureInfo.InvariantCulture;
+        bool againstPeriod = table.PlotsAgainstPeriod;
+        double X(SweepPoint p) => againstPeriod ? p.Period : p.Tau;
+        // One line per period (the T panel: one line over the periods), through the means over seeds; with several seeds,
+        // each seed's value as an unconnected marker in the line's colour, so the seed spread is seen beside the effect.
+        var groups = againstPeriod ? [table.Points] : table.Periods.Select(period => table.Points.Where(p => p.Period == period).ToArray()).ToArray();
+        var series = new List<Series>();
+        for (int k = 0; k < groups.Length; k++)
         {
-            double tau = table.Taus[0];
-            var pts = table.Points.Where(p => p.MeanIoU.HasValue).OrderBy(p => p.Period).ToArray();
-            var line = new Series(string.Create(CultureInfo.InvariantCulture, $"τ = {tau}"), pts.Select(p => (double)p.Period).ToArray(),
-                pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(), Markers: true);
-            Lines(path, string.Create(CultureInfo.InvariantCulture, $"PSM mIoU vs period T (τ = {tau})"), "T (iterations)", "mIoU (%)", [line],
-                yRange: SweepRange(line.Y), xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
-            return;
+            var pts = groups[k].Where(p => p.MeanIoU.HasValue).OrderBy(X).ToArray();
+            string color = Colors[k % Colors.Length].ToHex();
+            string name = againstPeriod ? string.Create(inv, $"τ = {table.Taus[0]}") : $"T = {groups[k][0].Period}";
+            series.Add(new Series(table.SeveralSeeds ? $"{name}, mean of seeds" : name, pts.Select(X).ToArray(), pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(),
+                Markers: true, Color: color));
+            if (!table.SeveralSeeds) continue;
+            var seeds = pts.SelectMany(p => p.Seeds.Where(x => x.Final.HasValue).Select(x => (X: X(p), Y: 100 * x.Final!.Value))).ToArray();
+            series.Add(new Series("", seeds.Select(x => x.X).ToArray(), seeds.Select(x => x.Y).ToArray(), Markers: true, Color: color, Width: 0, MarkerSize: 4));
         }
-        var series = table.Periods.Select(period =>
-        {
-            var pts = table.Points.Where(p => p.Period == period && p.MeanIoU.HasValue).OrderBy(p => p.Tau).ToArray();
-            return new Series($"T = {period}", pts.Select(p => p.Tau).ToArray(), pts.Select(p => 100 * p.MeanIoU!.Value).ToArray(), Markers: true);
-        }).ToArray();
-        Lines(path, "PSM mIoU vs τ (one line per period T)", "τ = T / T_h", "mIoU (%)", series, yRange: SweepRange(series.SelectMany(l => l.Y)),
-            xTicks: table.Taus, width: 640, height: 380);
+        if (againstPeriod)
+            Lines(path, string.Create(inv, $"PSM mIoU vs period T (τ = {table.Taus[0]})"), "T (iterations)", "mIoU (%)", series,
+                yRange: SweepRange(series.SelectMany(l => l.Y)), xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
+        else
+            Lines(path, "PSM mIoU vs τ (one line per period T)", "τ = T / T_h", "mIoU (%)", series, yRange: SweepRange(series.SelectMany(l => l.Y)),
+                xTicks: table.Taus, width: 640, height: 380);
     }
 
     /// <summary>

@@ -76,21 +76,84 @@ public sealed record AblationRow
     /// One entry per seed the row was trained with (<c>asdt ablate --seeds</c>); the values above are the means over the
     /// evaluated ones. One seed: the values are that run's.
     /// </summary>
-    public AblationSeedRun[] Seeds { get; init; } = [];
+    public SeedResult[] Seeds { get; init; } = [];
     /// <summary>Sample standard deviation over seeds of the row's final output (<see cref="AblationTable.Final"/>); null under two seeds.</summary>
     public double? FinalStdDev { get; init; }
 }
 
-/// <summary>One seed's run of an ablation row: its final output (P̄, or P^s for row I) and its folder.</summary>
-public sealed record AblationSeedRun
+/// <summary>One seed's run of an ablation row or a sweep point: its final output (P̄, or P^s for row I) and its folder.</summary>
+public sealed record SeedResult
 {
     public int Seed { get; init; }
     public double? Final { get; init; }
     public string RunFolder { get; init; } = "";
 }
 
-/// <summary>A trained (and maybe scored) run of one row with one seed, as <see cref="AblationTable.RowFrom(StudentStrategy, IReadOnlyList{AblationRun})"/> reads it.</summary>
-public sealed record AblationRun(int Seed, HeadEvaluation? Evaluation, string RunFolder, double? TrainingSeconds);
+/// <summary>
+/// A trained (and maybe scored) run of one ablation row or sweep point with one seed, as
+/// <see cref="AblationTable.RowFrom(StudentStrategy, IReadOnlyList{SeedRun})"/> and <see cref="SweepTable.PointFrom(int, double, PulseWidthReading, IReadOnlyList{SeedRun})"/> read it.
+/// </summary>
+public sealed record SeedRun(int Seed, HeadEvaluation? Evaluation, string RunFolder, double? TrainingSeconds);
+
+/// <summary>A difference between two settings, paired by seed: per-seed differences, their mean and a 95 % t interval.</summary>
+public sealed record PairedDifference((int Seed, double Difference)[] PerSeed, double Mean, double HalfWidth)
+{
+    public bool BeyondNoise => Math.Abs(Mean) > HalfWidth;
+
+    /// <summary>
+    /// Per seed that both have scored, <paramref name="a"/> minus <paramref name="b"/>, and the t interval of the mean; null
+    /// under two common seeds. Runs of one seed share its warm-up and data order, so pairing removes most of the seed noise.
+    /// </summary>
+    public static PairedDifference? Of(IEnumerable<SeedResult> a, IEnumerable<SeedResult> b)
+    {
+        var other = b.Where(x => x.Final.HasValue).ToDictionary(x => x.Seed, x => x.Final!.Value);
+        var d = a.Where(x => x.Final.HasValue && other.ContainsKey(x.Seed)).Select(x => (x.Seed, x.Final!.Value - other[x.Seed])).ToArray();
+        if (d.Length < 2) return null;
+        double mean = d.Average(x => x.Item2);
+        double halfWidth = SeedStatistics.StudentT975(d.Length - 1) * SeedStatistics.SampleStdDev(d.Select(x => x.Item2).ToArray()) / Math.Sqrt(d.Length);
+        return new PairedDifference(d, mean, halfWidth);
+    }
+
+    /// <summary>"seeds 1, 3: differences +0.4, +1.2, mean +0.8 ± 5.1 (95 % t interval, 1 df)", in mIoU points.</summary>
+    public string Describe()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return string.Create(inv,
+            $"seeds {string.Join(", ", PerSeed.Select(d => d.Seed))}: differences {string.Join(", ", PerSeed.Select(d => (100 * d.Difference).ToString("+0.0;-0.0;0.0", inv)))}, mean {100 * Mean:+0.0;-0.0;0.0} ± {100 * HalfWidth:F1} (95 % t interval, {PerSeed.Length - 1} df)");
+    }
+}
+
+/// <summary>Means and spreads over seeds, shared by the ablation and sweep tables.</summary>
+public static class SeedStatistics
+{
+    public static double SampleStdDev(IReadOnlyList<double> v)
+    {
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
+    }
+
+    /// <summary>The sample standard deviation of the scored finals; null under two.</summary>
+    public static double? FinalStdDev(IEnumerable<SeedResult> seeds)
+    {
+        var finals = seeds.Where(x => x.Final.HasValue).Select(x => x.Final!.Value).ToArray();
+        return finals.Length >= 2 ? SampleStdDev(finals) : null;
+    }
+
+    /// <summary>The two-sided 95 % quantile of Student's t with <paramref name="df"/> degrees of freedom (1.96 beyond 30).</summary>
+    public static double StudentT975(int df) => df switch
+    {
+        < 1 => throw new ArgumentOutOfRangeException(nameof(df)),
+        <= 30 => T975[df - 1],
+        _ => 1.959964,
+    };
+
+    static readonly double[] T975 =
+    [
+        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+        2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+        2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+    ];
+}
 
 /// <summary>The Table-4 style table of <c>asdt ablate</c> (ablation.md / ablation.json).</summary>
 public sealed record AblationTable
@@ -143,7 +206,7 @@ public sealed record AblationTable
     /// <summary>A row from a run's heads.json (null = not evaluated yet). Row I has no trained seg-teacher, so P^st and P̄ are "–" as in the paper.</summary>
     public static AblationRow RowFrom(StudentStrategy strategy, HeadEvaluation? eval, string runFolder, double? trainingSeconds, string? note = null, int seed = 1)
     {
-        var row = RowFrom(strategy, [new AblationRun(seed, eval, runFolder, trainingSeconds)]);
+        var row = RowFrom(strategy, [new SeedRun(seed, eval, runFolder, trainingSeconds)]);
         return note == null ? row : row with { Note = note };
     }
 
@@ -151,7 +214,7 @@ public sealed record AblationTable
     /// A row from its runs, one per seed: every value is the mean over the seeds that are scored, with the spread of the
     /// final output. Row I has no trained seg-teacher, so P^st and P̄ are "–" as in the paper.
     /// </summary>
-    public static AblationRow RowFrom(StudentStrategy strategy, IReadOnlyList<AblationRun> runs)
+    public static AblationRow RowFrom(StudentStrategy strategy, IReadOnlyList<SeedRun> runs)
     {
         if (runs.Count == 0) throw new ArgumentException("a row needs at least one run", nameof(runs));
         bool hasSegTeacher = strategy != StudentStrategy.ClassTeacherOnly;
@@ -163,7 +226,7 @@ public sealed record AblationTable
         }
         double? Get(string source, bool crf) => Mean(e => e.Find(source, crf)?.MeanIoU);
         double? FinalOf(HeadEvaluation? e) => e?.Find(hasSegTeacher ? "max" : "student", true)?.MeanIoU;
-        var finals = scored.Select(r => FinalOf(r.Evaluation)).Where(v => v.HasValue).Select(v => v!.Value).ToArray();
+        var seeds = runs.Select(r => new SeedResult { Seed = r.Seed, Final = FinalOf(r.Evaluation), RunFolder = r.RunFolder }).ToArray();
         var seconds = runs.Where(r => r.TrainingSeconds.HasValue).Select(r => r.TrainingSeconds!.Value).ToArray();
         string? note = scored.Length == 0 ? "not evaluated yet"
             : scored.Length < runs.Count ? $"{scored.Length} of {runs.Count} seeds scored" : null;
@@ -182,15 +245,9 @@ public sealed record AblationTable
             TrainingSeconds = seconds.Length > 0 ? seconds.Average() : null,
             RunFolder = runs[0].RunFolder,
             Note = note,
-            Seeds = runs.Select(r => new AblationSeedRun { Seed = r.Seed, Final = FinalOf(r.Evaluation), RunFolder = r.RunFolder }).ToArray(),
-            FinalStdDev = finals.Length >= 2 ? SampleStdDev(finals) : null,
+            Seeds = seeds,
+            FinalStdDev = SeedStatistics.FinalStdDev(seeds),
         };
-    }
-
-    static double SampleStdDev(double[] v)
-    {
-        double mean = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1));
     }
 
     /// <summary>True when some row was trained with more than one seed (the table then shows means and the per-seed values).</summary>
@@ -215,14 +272,8 @@ public sealed record AblationTable
             // With several seeds per row, say whether the difference stands out from the seed noise. The rows of one seed
             // share its warm-up (and data order), so seeds both rows have are compared pairwise: a t interval on the
             // per-seed differences. Rows without two common seeds fall back to the unpaired 2-standard-error rule.
-            var paired = PairedDifferences(r, one!);
-            if (paired.Length >= 2)
-            {
-                double mean = paired.Average(d => d.Difference), sd = SampleStdDev(paired.Select(d => d.Difference).ToArray());
-                double halfWidth = StudentT975(paired.Length - 1) * sd / Math.Sqrt(paired.Length);
-                finding += string.Create(inv,
-                    $"; paired by seed (the rows of one seed share its warm-up), seeds {string.Join(", ", paired.Select(d => d.Seed))}: differences {string.Join(", ", paired.Select(d => (100 * d.Difference).ToString("+0.0;-0.0;0.0", inv)))}, mean {100 * mean:+0.0;-0.0;0.0} ± {100 * halfWidth:F1} (95 % t interval, {paired.Length - 1} df), so {(Math.Abs(mean) > halfWidth ? "beyond" : "within")} the seed noise");
-            }
+            if (PairedDifference.Of(r.Seeds, one!.Seeds) is { } paired)
+                finding += $"; paired by seed (the rows of one seed share its warm-up), {paired.Describe()}, so {(paired.BeyondNoise ? "beyond" : "within")} the seed noise";
             else if (r.FinalStdDev is double sr && one!.FinalStdDev is double s1)
             {
                 double se = Math.Sqrt(sr * sr / Scored(r) + s1 * s1 / Scored(one));
@@ -233,29 +284,6 @@ public sealed record AblationTable
     }
 
     static int Scored(AblationRow r) => r.Seeds.Count(x => x.Final.HasValue);
-
-    /// <summary>Per seed that both rows have scored: the row's final output minus the baseline's.</summary>
-    static (int Seed, double Difference)[] PairedDifferences(AblationRow row, AblationRow baseline) =>
-        row.Seeds.Where(x => x.Final.HasValue)
-            .Select(x => (x.Seed, Other: baseline.Seeds.FirstOrDefault(y => y.Seed == x.Seed && y.Final.HasValue)?.Final, Final: x.Final!.Value))
-            .Where(x => x.Other.HasValue)
-            .Select(x => (x.Seed, x.Final - x.Other!.Value))
-            .ToArray();
-
-    /// <summary>The two-sided 95 % quantile of Student's t with <paramref name="df"/> degrees of freedom (1.96 beyond 30).</summary>
-    public static double StudentT975(int df) => df switch
-    {
-        < 1 => throw new ArgumentOutOfRangeException(nameof(df)),
-        <= 30 => T975[df - 1],
-        _ => 1.959964,
-    };
-
-    static readonly double[] T975 =
-    [
-        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-        2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-        2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-    ];
 
     static string SeedCount(AblationRow r) => r.Seeds.Length > 1 ? $" (mean of {Scored(r)} seeds)" : "";
 
@@ -333,7 +361,15 @@ public sealed record SweepPoint
     public double? MeanIoU { get; init; }
     public double? SegTeacher { get; init; }
     public double? Student { get; init; }
+    /// <summary>The first seed's run folder (each seed's is in <see cref="Seeds"/>).</summary>
     public string RunFolder { get; init; } = "";
+    /// <summary>
+    /// One entry per seed the point was trained with (<c>asdt sweep --seeds</c>): its P̄ + CRF and folder. The values above
+    /// are the means over the scored seeds; with one seed they are that run's.
+    /// </summary>
+    public SeedResult[] Seeds { get; init; } = [];
+    /// <summary>Sample standard deviation of P̄ + CRF over seeds; null under two scored seeds.</summary>
+    public double? MeanIoUStdDev { get; init; }
 }
 
 /// <summary>The Fig. 5 table of <c>asdt sweep</c> (sweep.md / sweep.json) and its plot.</summary>
@@ -351,18 +387,36 @@ public sealed record SweepTable
 
     public SweepPoint? Best => Points.Where(p => p.MeanIoU.HasValue).MaxBy(p => p.MeanIoU!.Value);
 
-    public static SweepPoint PointFrom(int period, double tau, PulseWidthReading reading, HeadEvaluation? eval, string runFolder)
+    public static SweepPoint PointFrom(int period, double tau, PulseWidthReading reading, HeadEvaluation? eval, string runFolder, int seed = 1) =>
+        PointFrom(period, tau, reading, [new SeedRun(seed, eval, runFolder, null)]);
+
+    /// <summary>A point from its runs, one per seed: each value is the mean over the scored seeds (null if a scored seed lacks it).</summary>
+    public static SweepPoint PointFrom(int period, double tau, PulseWidthReading reading, IReadOnlyList<SeedRun> runs)
     {
+        if (runs.Count == 0) throw new ArgumentException("a point needs at least one run", nameof(runs));
         var signal = new PulseWidthSignal(period, tau, reading);
+        var scored = runs.Where(r => r.Evaluation != null).Select(r => r.Evaluation!).ToArray();
+        double? Mean(Func<HeadEvaluation, double?> get)
+        {
+            var values = scored.Select(get).ToArray();
+            return values.Length > 0 && values.All(v => v.HasValue) ? values.Average(v => v!.Value) : null;
+        }
+        static double? Psm(HeadEvaluation? e) => e?.Find("max", true)?.MeanIoU ?? e?.Find("max", false)?.MeanIoU;
+        var seeds = runs.Select(r => new SeedResult { Seed = r.Seed, Final = Psm(r.Evaluation), RunFolder = r.RunFolder }).ToArray();
         return new SweepPoint
         {
             Period = period, Tau = tau, HighLength = signal.HighLength, LowLength = signal.LowLength,
-            MeanIoU = eval?.Find("max", true)?.MeanIoU ?? eval?.Find("max", false)?.MeanIoU,
-            SegTeacher = eval?.Find("segTeacher", true)?.MeanIoU,
-            Student = eval?.Find("student", true)?.MeanIoU,
-            RunFolder = runFolder,
+            MeanIoU = Mean(Psm),
+            SegTeacher = Mean(e => e.Find("segTeacher", true)?.MeanIoU),
+            Student = Mean(e => e.Find("student", true)?.MeanIoU),
+            RunFolder = runs[0].RunFolder,
+            Seeds = seeds,
+            MeanIoUStdDev = SeedStatistics.FinalStdDev(seeds),
         };
     }
+
+    /// <summary>True when some point was trained with more than one seed (the table then shows means and the per-seed values).</summary>
+    public bool SeveralSeeds => Points.Any(p => p.Seeds.Length > 1);
 
     public string ToMarkdown(string? plotFile = null)
     {
@@ -371,7 +425,9 @@ public sealed record SweepTable
         sb.AppendLine("# Fig. 5 (PW wave: period T and proportion τ), measured");
         sb.AppendLine();
         Header.AppendMarkdown(sb);
-        sb.AppendLine("PSM mIoU (%) = P̄ + CRF; rows T, columns τ (T_h = high-level iterations per period):");
+        sb.AppendLine(SeveralSeeds
+            ? "PSM mIoU (%) = P̄ + CRF, the mean over each point's scored seeds (per seed below); rows T, columns τ (T_h = high-level iterations per period):"
+            : "PSM mIoU (%) = P̄ + CRF; rows T, columns τ (T_h = high-level iterations per period):");
         sb.AppendLine();
         var taus = Taus;
         sb.AppendLine("| T \\ τ | " + string.Join(" | ", taus.Select(t => t.ToString("0.##", inv))) + " | mean |");
@@ -396,7 +452,38 @@ public sealed record SweepTable
         sb.AppendLine();
         if (best != null)
             sb.AppendLine(inv, $"Best: T = {best.Period}, τ = {best.Tau:0.##} → {100 * best.MeanIoU!.Value:F1}. The paper (VOC val): T moves PSM mIoU by about 1 point, τ more; τ = 6 best.");
+        if (SeveralSeeds) AppendSeeds(sb, best);
         if (plotFile != null) { sb.AppendLine(); sb.AppendLine(inv, $"![mIoU vs {(PlotsAgainstPeriod ? "T" : "τ")}]({plotFile})"); }
         return sb.ToString();
+    }
+
+    /// <summary>Each point's P̄ + CRF per seed with mean ± sd, and every other point against the best one, paired by seed.</summary>
+    void AppendSeeds(StringBuilder sb, SweepPoint? best)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string P(double? v) => v is double x ? (100 * x).ToString("F1", inv) : "–";
+        var seeds = Points.SelectMany(p => p.Seeds.Select(x => x.Seed)).Distinct().Order().ToArray();
+        sb.AppendLine();
+        sb.AppendLine("P̄ + CRF per seed, with the mean and the sample standard deviation over seeds:");
+        sb.AppendLine();
+        sb.AppendLine("| T | τ | " + string.Join(" | ", seeds.Select(x => $"seed {x}")) + " | mean ± sd |");
+        sb.AppendLine("|---:|---:|" + string.Concat(seeds.Select(_ => "---:|")) + "---:|");
+        foreach (var p in Points.OrderBy(p => p.Period).ThenBy(p => p.Tau))
+        {
+            var cells = seeds.Select(x => p.Seeds.FirstOrDefault(y => y.Seed == x) is { } run ? P(run.Final) : "");
+            string sd = p.MeanIoUStdDev is double d ? $" ± {P(d)}" : "";
+            sb.AppendLine(inv, $"| {p.Period} | {p.Tau:0.##} | {string.Join(" | ", cells)} | {P(p.MeanIoU)}{sd} |");
+        }
+        if (best == null) return;
+        var lines = Points.Where(p => p != best)
+            .Select(p => (p, d: PairedDifference.Of(p.Seeds, best.Seeds)))
+            .Where(x => x.d != null)
+            .Select(x => string.Create(inv, $"- T = {x.p.Period}, τ = {x.p.Tau:0.##} minus the best, {x.d!.Describe()}: {(x.d.BeyondNoise ? "beyond" : "within")} the seed noise"))
+            .ToArray();
+        if (lines.Length == 0) return;
+        sb.AppendLine();
+        sb.AppendLine(inv, $"Against the best point (T = {best.Period}, τ = {best.Tau:0.##}), paired by seed (the points of one seed share its warm-up):");
+        sb.AppendLine();
+        foreach (var line in lines) sb.AppendLine(line);
     }
 }

@@ -70,7 +70,7 @@ public class StudyTableTests
     public void Ablation_rows_with_several_seeds_show_means_the_spread_and_whether_a_difference_beats_it()
     {
         using var dir = TestData.NewTempFolder();
-        AblationRun Run(StudentStrategy s, int seed, double? final) =>
+        SeedRun Run(StudentStrategy s, int seed, double? final) =>
             new(seed, final is double f ? RoundTrip(dir, $"{s}-{seed}", Eval(f - 0.01, f - 0.02, f, cam: 0.5 + seed / 100.0)) : null, $"runs/{s}-seed{seed}", 100.0 * seed);
         var table = new AblationTable
         {
@@ -121,7 +121,7 @@ public class StudyTableTests
             && f.Contains("standard error of the difference 2.3, so beyond the seed noise (2 standard errors)"));
         // The t quantiles against their defining property: P(|T| ≤ q) = 0.95, integrated numerically for a few df.
         foreach (int df in new[] { 1, 2, 5, 30 })
-            Assert.Equal(0.95, StudentTCentralProbability(AblationTable.StudentT975(df), df), 4);
+            Assert.Equal(0.95, StudentTCentralProbability(SeedStatistics.StudentT975(df), df), 4);
 
         string json = dir.File("ablation.json");
         File.WriteAllText(json, AsdtJson.Serialize(table));
@@ -155,9 +155,9 @@ public class StudyTableTests
         Assert.Equal(Path.Combine("s", "row-V-Alternate"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.Alternate, 1, 1));
         Assert.Equal(Path.Combine("s", "row-V-Alternate-seed2"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.Alternate, 2, 1));
         Assert.Equal(Path.Combine("s", "row-I-ClassTeacherOnly-seed1"), Asdt.Cli.Commands.AblateCommand.RowFolder("s", StudentStrategy.ClassTeacherOnly, 1, 7));
-        Assert.Equal([3, 1, 2], Asdt.Cli.Commands.AblateCommand.ParseSeeds(" 3,1, 2,3"));
-        Assert.Contains("'x'", Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.AblateCommand.ParseSeeds("1,x")).Message);
-        Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.AblateCommand.ParseSeeds(" , "));
+        Assert.Equal([3, 1, 2], Asdt.Cli.Commands.StudyOptions.ParseSeeds(" 3,1, 2,3"));
+        Assert.Contains("'x'", Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.StudyOptions.ParseSeeds("1,x")).Message);
+        Assert.Throws<AsdtException>(() => Asdt.Cli.Commands.StudyOptions.ParseSeeds(" , "));
     }
 
     [Theory]
@@ -203,6 +203,55 @@ public class StudyTableTests
         var bytes = File.ReadAllBytes(png);
         Assert.True(bytes.Length > 2000);
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, bytes[..4]);
+    }
+
+    [Fact]
+    public void Sweep_with_seeds_shows_means_per_seed_values_and_paired_differences_to_the_best_point()
+    {
+        using var dir = TestData.NewTempFolder();
+        // T = 150; τ = 2 and 5 with seeds 1 and 3; τ = 1.25 with seed 1 only scored (seed 3 still training).
+        var finals = new Dictionary<(double, int), double> { [(2, 1)] = 0.70, [(2, 3)] = 0.72, [(5, 1)] = 0.71, [(5, 3)] = 0.74, [(1.25, 1)] = 0.69 };
+        SweepPoint Point(double tau) => SweepTable.PointFrom(150, tau, PulseWidthReading.InverseDutyCycle, new[] { 1, 3 }.Select(seed =>
+            new SeedRun(seed, finals.TryGetValue((tau, seed), out double v) ? RoundTrip(dir, $"tau{tau}-s{seed}", Eval(v - 0.01, v + 0.01, v)) : null,
+                $"runs/T150-tau{tau}{(seed == 1 ? "" : $"-seed{seed}")}", null)).ToArray());
+        var table = new SweepTable { Header = new StudyHeader { Command = "asdt sweep --periods 150 --taus 1.25,2,5 --seeds 1,3" }, Points = [Point(1.25), Point(2), Point(5)] };
+
+        Assert.True(table.SeveralSeeds);
+        var five = table.At(150, 5)!;
+        Assert.Equal((0.71 + 0.74) / 2, five.MeanIoU!.Value, 12);
+        Assert.Equal((0.70 + 0.73) / 2, five.SegTeacher!.Value, 12);
+        Assert.Equal(Math.Sqrt(2 * 0.015 * 0.015), five.MeanIoUStdDev!.Value, 12); // sample sd of two values: |a − b| / √2
+        Assert.Equal(0.69, table.At(150, 1.25)!.MeanIoU!.Value, 12);              // the scored seed only
+        Assert.Null(table.At(150, 1.25)!.MeanIoUStdDev);
+        Assert.Equal("runs/T150-tau5", five.RunFolder);
+        Assert.Equal(["runs/T150-tau5", "runs/T150-tau5-seed3"], five.Seeds.Select(x => x.RunFolder));
+        Assert.Same(five, table.Best);
+
+        var md = table.ToMarkdown("sweep.png");
+        Assert.Contains("the mean over each point's scored seeds", md);
+        Assert.Contains("| 150 | 69.0 (T_h 120) | 71.0 (T_h 75) | **72.5** (T_h 30) | 70.8 |", md);
+        Assert.Contains("| T | τ | seed 1 | seed 3 | mean ± sd |", md);
+        Assert.Contains("| 150 | 1.25 | 69.0 | – | 69.0 |", md);
+        Assert.Contains("| 150 | 2 | 70.0 | 72.0 | 71.0 ± 1.4 |", md);
+        Assert.Contains("| 150 | 5 | 71.0 | 74.0 | 72.5 ± 2.1 |", md);
+        // τ = 2 minus τ = 5 by seed: −1.0, −2.0 → mean −1.5, sd 0.707, ± 12.706 · 0.707 / √2 = 6.4. τ = 1.25 has one common seed: no line.
+        Assert.Contains("- T = 150, τ = 2 minus the best, seeds 1, 3: differences -1.0, -2.0, mean -1.5 ± 6.4 (95 % t interval, 1 df): within the seed noise", md);
+        Assert.DoesNotContain("τ = 1.25 minus the best", md);
+
+        string json = dir.File("sweep.json");
+        File.WriteAllText(json, AsdtJson.Serialize(table));
+        var back = AsdtJson.Read<SweepTable>(json);
+        Assert.Equal(0.74, back.At(150, 5)!.Seeds[1].Final);
+        Assert.Equal(five.MeanIoUStdDev, back.At(150, 5)!.MeanIoUStdDev);
+
+        // The plot: one line through the means and each seed's markers; its y range covers the seeds' values too.
+        string png = dir.File("sweep.png");
+        Plots.Sweep(png, table);
+        Assert.Equal((640, 380), Asdt.Data.ImageFile.ReadSize(png));
+        // One seed: no per-seed section, as before.
+        var single = new SweepTable { Header = table.Header, Points = [SweepTable.PointFrom(150, 5, PulseWidthReading.InverseDutyCycle, Eval(0.7, 0.7, 0.71), "runs/T150-tau5")] };
+        Assert.False(single.SeveralSeeds);
+        Assert.DoesNotContain("per seed", single.ToMarkdown());
     }
 
     [Fact]

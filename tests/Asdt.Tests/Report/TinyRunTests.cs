@@ -217,4 +217,35 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         Assert.NotNull(r.FinalStdDev);
         Assert.Contains("| row | seed 1 | seed 2 | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "ablation.md")));
     }
+
+    [Fact]
+    public void Sweep_with_seeds_trains_each_seed_in_its_own_folder_and_keeps_the_base_seeds_point()
+    {
+        using var study = TestData.NewTempFolder();
+        var config = TinyRunFixture.TinyConfig(Path.Combine(fixture.Data, "dataset.json")) with { Iterations = 4 };
+        var table = SweepCommand.Run(config, study.Path, [2], [2.0], "val", "auto", allHeads: false, report: false, "asdt sweep (test)");
+        string plain = SweepCommand.PointFolder(study.Path, 2, 2.0);
+        var first = File.GetLastWriteTimeUtc(Path.Combine(plain, Stage1Trainer.MetricsFile));
+        Assert.False(table.SeveralSeeds);
+
+        int other = config.Seed + 1;
+        var seeds = SweepCommand.Run(config, study.Path, [2], [2.0], "val", "auto", allHeads: false, report: false, "asdt sweep (test)", [config.Seed, other]);
+        Assert.Equal(first, File.GetLastWriteTimeUtc(Path.Combine(plain, Stage1Trainer.MetricsFile))); // not retrained
+        string seeded = SweepCommand.PointFolder(study.Path, 2, 2.0, other, config.Seed);
+        Assert.Equal(plain + $"-seed{other}", seeded);
+        Assert.Equal(4, TrainingCheckpoint.FinishedIterations(seeded));
+        var seededConfig = AsdtJson.Read<Stage1Config>(Path.Combine(seeded, Stage1Trainer.ConfigFile));
+        Assert.Equal(other, seededConfig.Seed);
+        Assert.Equal(StudentStrategy.Alternate, seededConfig.Strategy);
+        Assert.Contains($"--seed={other} (asdt sweep --seeds)", seededConfig.Overrides);
+
+        var p = seeds.Points.Single();
+        Assert.Equal([config.Seed, other], p.Seeds.Select(x => x.Seed));
+        Assert.Equal(table.Points[0].MeanIoU, p.Seeds[0].Final);
+        var own = AsdtJson.Read<HeadEvaluation>(Path.Combine(seeded, "eval-val", HeadEvaluation.FileName)).Find("max", true)!.MeanIoU;
+        Assert.Equal(own, p.Seeds[1].Final);
+        Assert.Equal((p.Seeds[0].Final!.Value + p.Seeds[1].Final!.Value) / 2, p.MeanIoU!.Value, 12);
+        Assert.Contains($"| T | τ | seed {config.Seed} | seed {other} | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "sweep.md")));
+        Assert.Equal(p.MeanIoU, AsdtJson.Read<SweepTable>(Path.Combine(study.Path, "sweep.json")).Points[0].MeanIoU);
+    }
 }
