@@ -179,12 +179,12 @@ public static class Plots
             var seeds = pts.SelectMany(p => p.Seeds.Where(x => x.Final.HasValue).Select(x => (X: X(p), Y: 100 * x.Final!.Value))).ToArray();
             series.Add(new Series("", seeds.Select(x => x.X).ToArray(), seeds.Select(x => x.Y).ToArray(), Markers: true, Color: color, Width: 0, MarkerSize: 4));
         }
-        string seedsNote = table.SeveralSeeds ? "; dots: each seed" : "";
+        string seedsNote = table.SeveralSeeds ? "; dots: seeds" : "";
         if (againstPeriod)
-            Lines(path, string.Create(inv, $"PSM mIoU vs period T (τ = {table.Taus[0]}{seedsNote})"), "T (iterations)", "mIoU (%)", series,
+            Lines(path, string.Create(inv, $"PSM mIoU vs period T, τ = {table.Taus[0]}{seedsNote}"), "T (iterations)", "mIoU (%)", series,
                 yRange: SweepRange(series.SelectMany(l => l.Y)), xTicks: table.Periods.Select(p => (double)p).ToArray(), width: 640, height: 380);
         else
-            Lines(path, $"PSM mIoU vs τ (one line per period T{seedsNote})", "τ = T / T_h", "mIoU (%)", series, yRange: SweepRange(series.SelectMany(l => l.Y)),
+            Lines(path, $"PSM mIoU vs τ, one line per T{seedsNote}", "τ = T / T_h", "mIoU (%)", series, yRange: SweepRange(series.SelectMany(l => l.Y)),
                 xTicks: table.Taus, width: 640, height: 380);
     }
 
