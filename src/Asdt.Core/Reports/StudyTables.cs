@@ -139,6 +139,29 @@ public static class SeedStatistics
         return finals.Length >= 2 ? SampleStdDev(finals) : null;
     }
 
+    /// <summary>
+    /// A Markdown table of the final output per seed (columns: the given key columns, one per seed, mean ± sd), mIoU in %;
+    /// a seed a row was not trained with is an empty cell, one not scored yet "–".
+    /// </summary>
+    public static void AppendPerSeedTable(StringBuilder sb, string caption, string[] keyHeaders,
+        IEnumerable<(string[] Keys, SeedResult[] Seeds, double? Mean, double? StdDev)> rows)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string P(double? v) => v is double x ? (100 * x).ToString("F1", inv) : "–";
+        var list = rows.ToArray();
+        var seeds = list.SelectMany(r => r.Seeds.Select(x => x.Seed)).Distinct().Order().ToArray();
+        sb.AppendLine();
+        sb.AppendLine(caption);
+        sb.AppendLine();
+        sb.AppendLine("| " + string.Join(" | ", keyHeaders.Concat(seeds.Select(x => $"seed {x}"))) + " | mean ± sd |");
+        sb.AppendLine("|" + string.Concat(keyHeaders.Select(_ => "---|")) + string.Concat(seeds.Select(_ => "---:|")) + "---:|");
+        foreach (var (keys, runs, mean, sd) in list)
+        {
+            var cells = seeds.Select(x => runs.FirstOrDefault(y => y.Seed == x) is { } run ? P(run.Final) : "");
+            sb.AppendLine(inv, $"| {string.Join(" | ", keys.Concat(cells))} | {P(mean)}{(sd is double d ? $" ± {P(d)}" : "")} |");
+        }
+    }
+
     /// <summary>The two-sided 95 % quantile of Student's t with <paramref name="df"/> degrees of freedom (1.96 beyond 30).</summary>
     public static double StudentT975(int df) => df switch
     {
@@ -316,20 +339,8 @@ public sealed record AblationTable
         foreach (var r in Rows)
             sb.AppendLine(inv, $"| {r.Row} | {P(r.SegTeacherNoCrf)} | {P(r.StudentNoCrf)} | {P(r.MaxNoCrf)} | {P(r.CamBest)} |");
         if (SeveralSeeds)
-        {
-            var seeds = Rows.SelectMany(r => r.Seeds.Select(x => x.Seed)).Distinct().Order().ToArray();
-            sb.AppendLine();
-            sb.AppendLine("The final output (P̄ + CRF; P^s + CRF for row I) per seed, with the mean and the sample standard deviation over seeds:");
-            sb.AppendLine();
-            sb.AppendLine("| row | " + string.Join(" | ", seeds.Select(x => $"seed {x}")) + " | mean ± sd |");
-            sb.AppendLine("|---|" + string.Concat(seeds.Select(_ => "---:|")) + "---:|");
-            foreach (var r in Rows)
-            {
-                var cells = seeds.Select(x => r.Seeds.FirstOrDefault(y => y.Seed == x) is { } run ? P(run.Final) : "");
-                string sd = r.FinalStdDev is double d ? $" ± {P(d)}" : "";
-                sb.AppendLine(inv, $"| {r.Row} | {string.Join(" | ", cells)} | {P(Final(r))}{sd} |");
-            }
-        }
+            SeedStatistics.AppendPerSeedTable(sb, "The final output (P̄ + CRF; P^s + CRF for row I) per seed, with the mean and the sample standard deviation over seeds:",
+                ["row"], Rows.Select(r => (new[] { r.Row }, r.Seeds, Final(r), r.FinalStdDev)));
         var findings = Findings().ToArray();
         if (findings.Length > 0)
         {
@@ -461,19 +472,9 @@ public sealed record SweepTable
     void AppendSeeds(StringBuilder sb, SweepPoint? best)
     {
         var inv = CultureInfo.InvariantCulture;
-        string P(double? v) => v is double x ? (100 * x).ToString("F1", inv) : "–";
-        var seeds = Points.SelectMany(p => p.Seeds.Select(x => x.Seed)).Distinct().Order().ToArray();
-        sb.AppendLine();
-        sb.AppendLine("P̄ + CRF per seed, with the mean and the sample standard deviation over seeds:");
-        sb.AppendLine();
-        sb.AppendLine("| T | τ | " + string.Join(" | ", seeds.Select(x => $"seed {x}")) + " | mean ± sd |");
-        sb.AppendLine("|---:|---:|" + string.Concat(seeds.Select(_ => "---:|")) + "---:|");
-        foreach (var p in Points.OrderBy(p => p.Period).ThenBy(p => p.Tau))
-        {
-            var cells = seeds.Select(x => p.Seeds.FirstOrDefault(y => y.Seed == x) is { } run ? P(run.Final) : "");
-            string sd = p.MeanIoUStdDev is double d ? $" ± {P(d)}" : "";
-            sb.AppendLine(inv, $"| {p.Period} | {p.Tau:0.##} | {string.Join(" | ", cells)} | {P(p.MeanIoU)}{sd} |");
-        }
+        SeedStatistics.AppendPerSeedTable(sb, "P̄ + CRF per seed, with the mean and the sample standard deviation over seeds:", ["T", "τ"],
+            Points.OrderBy(p => p.Period).ThenBy(p => p.Tau).Select(p =>
+                (new[] { p.Period.ToString(inv), p.Tau.ToString("0.##", inv) }, p.Seeds, p.MeanIoU, p.MeanIoUStdDev)));
         if (best == null) return;
         var lines = Points.Where(p => p != best)
             .Select(p => (p, d: PairedDifference.Of(p.Seeds, best.Seeds)))
