@@ -50,14 +50,22 @@ public static class AblateCommand
         Directory.CreateDirectory(output);
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
         var settings = StudyRunner.Scoring(baseConfig, restricted, [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max], withoutCrf: true, cam);
-        var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
-        var results = new Dictionary<(StudentStrategy, int), HeadEvaluation>();
         string Folder(StudentStrategy s, int seed) => RowFolder(output, s, seed, baseConfig.Seed);
+        // Rows and seeds of earlier calls into this folder (same settings, already scored) stay in the table beside this call's.
+        var earlier = StudyRunner.EarlierRuns(output, baseConfig, c => c with { Strategy = baseConfig.Strategy }, split, settings)
+            .Where(r => !(rows.Contains(r.Config.Strategy) && seeds.Contains(r.Config.Seed))).ToArray();
+        var header = StudyHeader.From(command, baseConfig, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference))
+            with { EarlierRuns = earlier.Select(r => Path.GetFileName(r.Folder)).ToArray() };
+        var results = earlier.ToDictionary(r => (r.Config.Strategy, r.Config.Seed), r => r.Scores);
+        var runs = rows.SelectMany(s => seeds.Select(seed => (Strategy: s, Seed: seed, Folder: Folder(s, seed))))
+            .Concat(earlier.Select(r => (r.Config.Strategy, r.Config.Seed, r.Folder)))
+            .ToArray();
         AblationTable Table() => new()
         {
             Header = header,
-            Rows = rows.Select(s => AblationTable.RowFrom(s, seeds.Select(seed =>
-                new SeedRun(seed, results.GetValueOrDefault((s, seed)), Folder(s, seed), StudyRunner.TrainingSeconds(Folder(s, seed)))).ToArray())).ToArray(),
+            Rows = AblationTable.Strategies.Where(s => runs.Any(r => r.Strategy == s)).Select(s => AblationTable.RowFrom(s, runs
+                .Where(r => r.Strategy == s).OrderBy(r => r.Seed)
+                .Select(r => new SeedRun(r.Seed, results.GetValueOrDefault((s, r.Seed)), r.Folder, StudyRunner.TrainingSeconds(r.Folder))).ToArray())).ToArray(),
         };
         // Seed by seed, so that an interrupted study already has every row of its first seeds.
         foreach (int seed in seeds)

@@ -104,12 +104,7 @@ public static class StudyRunner
         string file = Path.Combine(folder, HeadEvaluation.FileName);
         if (File.Exists(file))
         {
-            var existing = AsdtJson.Read<HeadEvaluation>(file);
-            bool same = existing.Split == split && existing.RestrictToImageLabels == settings.RestrictToImageLabels
-                        && existing.Crf == settings.Crf?.ToString() && existing.Inference == settings.Augmentation.ToString() && existing.Shard == null
-                        && settings.Sources.All(s => existing.Variants.Any(v => v.Source == HeadEvaluation.SourceName(s)))
-                        && (!settings.Cam || existing.Cam != null);
-            if (same)
+            if (ExistingScores(runFolder, split, settings) is { } existing)
             {
                 Console.WriteLine($"{label}: already scored ({file})");
                 return existing;
@@ -119,6 +114,46 @@ public static class StudyRunner
         using var run = Stage1Run.Open(runFolder);
         Console.WriteLine($"{label}: scoring the heads on {split}");
         return EvalRunCommand.Evaluate(run, split, settings, folder);
+    }
+
+    /// <summary>The run's heads.json for this split if it was made with these settings (every asked head, same CRF and protocol); else null.</summary>
+    public static HeadEvaluation? ExistingScores(string runFolder, string split, HeadEvaluationSettings settings)
+    {
+        string file = Path.Combine(runFolder, $"eval-{split}", HeadEvaluation.FileName);
+        if (!File.Exists(file)) return null;
+        var existing = AsdtJson.Read<HeadEvaluation>(file);
+        bool same = existing.Split == split && existing.RestrictToImageLabels == settings.RestrictToImageLabels
+                    && existing.Crf == settings.Crf?.ToString() && existing.Inference == settings.Augmentation.ToString() && existing.Shard == null
+                    && settings.Sources.All(s => existing.Variants.Any(v => v.Source == HeadEvaluation.SourceName(s)))
+                    && (!settings.Cam || existing.Cam != null);
+        return same ? existing : null;
+    }
+
+    /// <summary>
+    /// The finished and scored runs that earlier calls of a study left in its folder: every subfolder whose config.json
+    /// equals <paramref name="baseConfig"/> once <paramref name="study"/> has set the values the study varies (strategy, or
+    /// T and τ) back to the base's, apart from seed, overrides and thread count, and whose heads.json was made with these
+    /// scoring settings. A study built by several calls (`--seeds 4`, then `--seeds 5`) thus keeps one table of every run;
+    /// runs trained or scored with other settings are left out, never mixed in.
+    /// </summary>
+    public static IReadOnlyList<(Stage1Config Config, string Folder, HeadEvaluation Scores)> EarlierRuns(string studyFolder, Stage1Config baseConfig,
+        Func<Stage1Config, Stage1Config> study, string split, HeadEvaluationSettings settings)
+    {
+        string Key(Stage1Config c) => AsdtJson.Serialize(study(c) with { Seed = 0, Overrides = [], Threads = 0 });
+        string wanted = Key(baseConfig);
+        var found = new List<(Stage1Config, string, HeadEvaluation)>();
+        if (!Directory.Exists(studyFolder)) return found;
+        foreach (string folder in Directory.GetDirectories(studyFolder).Order(StringComparer.Ordinal))
+        {
+            string configFile = Path.Combine(folder, Stage1Trainer.ConfigFile);
+            if (!File.Exists(configFile)) continue;
+            Stage1Config config;
+            try { config = AsdtJson.Read<Stage1Config>(configFile); }
+            catch (Exception e) when (e is JsonException or AsdtException) { continue; } // not a stage-1 run (or an older format): not ours to list
+            if (Key(config) != wanted || TrainingCheckpoint.FinishedIterations(folder) < config.Iterations) continue;
+            if (ExistingScores(folder, split, settings) is { } scores) found.Add((config, folder, scores));
+        }
+        return found;
     }
 
     /// <summary>Writes report.html unless one newer than every file it shows (metrics, checkpoint, scores) exists.</summary>

@@ -55,15 +55,25 @@ public static class SweepCommand
         var (split, restricted) = StudyRunner.EvalSplit(baseConfig, evalSplit, restrict);
         var settings = StudyRunner.Scoring(baseConfig, restricted, allHeads ? [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max] : [PsmSource.Max],
             withoutCrf: allHeads, cam: false);
-        var header = StudyHeader.From(command, baseConfig with { Strategy = StudentStrategy.Alternate }, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference));
+        var alternate = baseConfig with { Strategy = StudentStrategy.Alternate };
         var points = (from period in periods from tau in taus select (period, tau)).ToArray();
-        var results = new Dictionary<(int, double, int), HeadEvaluation>();
         string Folder(int period, double tau, int seed) => PointFolder(output, period, tau, seed, baseConfig.Seed);
+        // Points and seeds of earlier calls into this folder (same settings, already scored) stay in the table beside this call's.
+        var earlier = StudyRunner.EarlierRuns(output, alternate, c => c with { PulseWidth = c.PulseWidth with { Period = alternate.PulseWidth.Period, Tau = alternate.PulseWidth.Tau } },
+                split, settings)
+            .Where(r => !(points.Contains((r.Config.PulseWidth.Period, r.Config.PulseWidth.Tau)) && seeds.Contains(r.Config.Seed))).ToArray();
+        var header = StudyHeader.From(command, alternate, split, StudyRunner.Protocol(split, restricted, crf: true, baseConfig.Inference))
+            with { EarlierRuns = earlier.Select(r => Path.GetFileName(r.Folder)).ToArray() };
+        var results = earlier.ToDictionary(r => (r.Config.PulseWidth.Period, r.Config.PulseWidth.Tau, r.Config.Seed), r => r.Scores);
+        var runs = points.SelectMany(p => seeds.Select(seed => (Point: p, Seed: seed, Folder: Folder(p.period, p.tau, seed))))
+            .Concat(earlier.Select(r => (Point: (period: r.Config.PulseWidth.Period, tau: r.Config.PulseWidth.Tau), r.Config.Seed, r.Folder)))
+            .ToArray();
         SweepTable Table() => new()
         {
             Header = header,
-            Points = points.Select(p => SweepTable.PointFrom(p.period, p.tau, baseConfig.PulseWidth.Reading, seeds.Select(seed =>
-                new SeedRun(seed, results.GetValueOrDefault((p.period, p.tau, seed)), Folder(p.period, p.tau, seed), null)).ToArray())).ToArray(),
+            Points = runs.Select(r => r.Point).Distinct().OrderBy(p => p.period).ThenBy(p => p.tau).Select(p => SweepTable.PointFrom(p.period, p.tau,
+                baseConfig.PulseWidth.Reading, runs.Where(r => r.Point == p).OrderBy(r => r.Seed)
+                    .Select(r => new SeedRun(r.Seed, results.GetValueOrDefault((p.period, p.tau, r.Seed)), r.Folder, null)).ToArray())).ToArray(),
         };
         int k = 0, count = points.Length * seeds.Count;
         // Seed by seed, so that an interrupted study already has every point of its first seeds.

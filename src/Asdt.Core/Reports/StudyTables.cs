@@ -17,6 +17,8 @@ public sealed record StudyHeader
     public string[] Deviations { get; init; } = [];
     public string[] Overrides { get; init; } = [];
     public string Protocol { get; init; } = "";
+    /// <summary>Run folders that earlier calls into the study folder trained and scored with the same settings, listed beside this call's.</summary>
+    public string[] EarlierRuns { get; init; } = [];
 
     public static StudyHeader From(string command, Stage1Config baseConfig, string evalSplit, string protocol) => new()
     {
@@ -44,6 +46,8 @@ public sealed record StudyHeader
         sb.AppendLine(inv, $"- preset `{Preset}`, {Iterations} iterations, trained on {Dataset} / {TrainSplit}, scored on {EvalSplit}");
         if (Overrides.Length > 0) sb.AppendLine(inv, $"- overrides: {string.Join(", ", Overrides.Select(o => $"`{o}`"))}");
         if (Protocol.Length > 0) sb.AppendLine(inv, $"- protocol: {Protocol}");
+        if (EarlierRuns.Length > 0)
+            sb.AppendLine(inv, $"- also listed: {string.Join(", ", EarlierRuns.Select(r => $"`{r}`"))}, trained and scored by earlier calls into this folder with the same settings");
         if (Deviations.Length > 0)
         {
             sb.AppendLine(Overrides.Length > 0

@@ -216,6 +216,26 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         Assert.Equal((r.Seeds[0].Final!.Value + r.Seeds[1].Final!.Value) / 2, r.Student!.Value, 12);
         Assert.NotNull(r.FinalStdDev);
         Assert.Contains("| row | seed 1 | seed 2 | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "ablation.md")));
+
+        // A later call with one seed keeps the earlier calls' runs in the table (same settings, already scored), not only its own.
+        var later = AblateCommand.Run(config, study.Path, [StudentStrategy.ClassTeacherOnly], "val", "auto", cam: false, report: false, "asdt ablate (test, later)", [other]);
+        var kept = later.Rows.Single();
+        Assert.Equal([config.Seed, other], kept.Seeds.Select(x => x.Seed));
+        Assert.Equal(r.Student, kept.Student);
+        Assert.Equal([Path.GetFileName(row)], later.Header.EarlierRuns);
+        string md = File.ReadAllText(Path.Combine(study.Path, "ablation.md"));
+        Assert.Contains("| row | seed 1 | seed 2 | mean ± sd |", md);
+        Assert.Contains($"also listed: `{Path.GetFileName(row)}`", md);
+
+        // Runs made with other settings are never mixed in: another training length, or scores without the asked CAM sweep.
+        var (split, restricted) = StudyRunner.EvalSplit(config, "val", "auto");
+        HeadEvaluationSettings Scoring(bool cam) => StudyRunner.Scoring(config, restricted, [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max], withoutCrf: true, cam);
+        Stage1Config Any(Stage1Config c) => c with { Strategy = config.Strategy };
+        Assert.Equal(2, StudyRunner.EarlierRuns(study.Path, config, Any, split, Scoring(cam: false)).Count);
+        Assert.Empty(StudyRunner.EarlierRuns(study.Path, config with { Iterations = 4 }, Any, split, Scoring(cam: false)));
+        Assert.Empty(StudyRunner.EarlierRuns(study.Path, config, Any, split, Scoring(cam: true)));
+        // A study that does not vary the strategy (identity) does not take row I's runs for an Alternate base.
+        Assert.Empty(StudyRunner.EarlierRuns(study.Path, config with { Strategy = StudentStrategy.Alternate }, c => c, split, Scoring(cam: false)));
     }
 
     [Fact]
@@ -247,5 +267,12 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         Assert.Equal((p.Seeds[0].Final!.Value + p.Seeds[1].Final!.Value) / 2, p.MeanIoU!.Value, 12);
         Assert.Contains($"| T | τ | seed {config.Seed} | seed {other} | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "sweep.md")));
         Assert.Equal(p.MeanIoU, AsdtJson.Read<SweepTable>(Path.Combine(study.Path, "sweep.json")).Points[0].MeanIoU);
+
+        // A later call with one seed keeps the earlier point's other seed in sweep.md / sweep.json.
+        var later = SweepCommand.Run(config, study.Path, [2], [2.0], "val", "auto", allHeads: false, report: false, "asdt sweep (test, later)", [other]);
+        Assert.Equal([config.Seed, other], later.Points.Single().Seeds.Select(x => x.Seed));
+        Assert.Equal(p.MeanIoU, later.Points.Single().MeanIoU);
+        Assert.Equal([Path.GetFileName(plain)], later.Header.EarlierRuns);
+        Assert.Contains($"| T | τ | seed {config.Seed} | seed {other} | mean ± sd |", File.ReadAllText(Path.Combine(study.Path, "sweep.md")));
     }
 }
