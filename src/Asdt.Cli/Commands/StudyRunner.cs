@@ -54,19 +54,17 @@ public static class StudyRunner
     /// classifier-only warm-up (<see cref="SharedWarmup"/>), trained once for all runs that have the same one; a lock file
     /// lets studies run as several processes side by side (one trains the warm-up, the others wait for it).
     /// </summary>
-    public static void TrainIfNeeded(string label, Stage1Config config, string runFolder, string? studyFolder = null)
+    /// <returns>The run's config: <paramref name="config"/>, or with a warm-up selection the chosen one (<see cref="SelectWarmup"/>).</returns>
+    public static Stage1Config TrainIfNeeded(string label, Stage1Config config, string runFolder, string? studyFolder = null)
     {
+        if (WarmupSelection.Pending(config))
+            config = SelectWarmup(label, config, runFolder, studyFolder ?? throw new ArgumentException("a warm-up selection needs a study folder", nameof(studyFolder)));
         if (studyFolder != null && SharedWarmup.Applies(config) && !File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile)))
         {
             string warmup = SharedWarmup.Folder(studyFolder, config);
             using (WarmupLock(warmup + ".lock", label))
             {
-                if (SharedWarmup.Seed(config, runFolder, warmup, (c, folder, resume, stopAfter) =>
-                    {
-                        Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
-                        var trainer = new Stage1Trainer(c, folder);
-                        ProgressDisplay.Run("warm-up", stopAfter, resume ? TrainingCheckpoint.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
-                    }))
+                if (SharedWarmup.Seed(config, runFolder, warmup, (c, folder, resume, stopAfter) => TrainWarmup(label, c, folder, resume, stopAfter)))
                     Console.WriteLine($"{label}: starts from the shared warm-up in {warmup}");
             }
         }
@@ -74,11 +72,52 @@ public static class StudyRunner
         if (finished >= config.Iterations)
         {
             Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");
-            return;
+            return config;
         }
         bool resume = File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile));
         Console.WriteLine($"{label}: {(resume ? $"resuming at iteration {finished}" : "training")} in {runFolder}");
         TrainCommand.Train(config, runFolder, resume);
+        return config;
+    }
+
+    static void TrainWarmup(string label, Stage1Config config, string folder, bool resume, long stopAfter)
+    {
+        Console.WriteLine($"{label}: {(resume ? "resuming" : "training")} the shared warm-up ({stopAfter} classifier-only iterations) in {folder}");
+        var trainer = new Stage1Trainer(config, folder);
+        ProgressDisplay.Run("warm-up", stopAfter, resume ? TrainingCheckpoint.FinishedIterations(folder) : 0, sink => trainer.Run(resume, sink, stopAfter: stopAfter));
+    }
+
+    /// <summary>
+    /// The run's config with its warm-up chosen: read back from the run folder when the choice was made before, else made
+    /// now (<see cref="WarmupSelection.Choose"/>): every candidate's warm-up is trained in the study folder (shared with the
+    /// study's other runs of that seed, so Table 4's rows all continue the same one) and its CAMs are scored on the
+    /// selection split (heads.json in the warm-up folder, reused). The choice is written to the run folder's
+    /// warmup-selection.json before its config.json.
+    /// </summary>
+    public static Stage1Config SelectWarmup(string label, Stage1Config config, string runFolder, string studyFolder)
+    {
+        string configFile = Path.Combine(runFolder, Stage1Trainer.ConfigFile);
+        if (File.Exists(configFile))
+        {
+            var stored = AsdtJson.Read<Stage1Config>(configFile);
+            if (stored.WarmupSelection is not { Seed: int asked } || asked != config.Seed)
+                throw new AsdtException(configFile, $"this run was not trained with a warm-up selection for seed {config.Seed}; use another folder");
+            return stored with { Threads = config.Threads };
+        }
+        var cams = new HeadEvaluationSettings { Sources = [], RestrictToImageLabels = true, Crf = null, WithoutCrf = false, Cam = true, Threads = config.Threads };
+        string split = config.WarmupSelection!.Split;
+        Directory.CreateDirectory(studyFolder);
+        var (chosen, record) = WarmupSelection.Choose(config, studyFolder, (candidate, warmup) =>
+        {
+            using (WarmupLock(warmup + ".lock", label))
+                SharedWarmup.EnsureTrained(candidate, warmup, (c, folder, resume, stopAfter) => TrainWarmup($"{label}, candidate seed {candidate.Seed}", c, folder, resume, stopAfter));
+            var scores = EvaluateIfNeeded($"{label}, candidate seed {candidate.Seed}", warmup, split, cams);
+            return (scores.Cam!.BestMeanIoU, scores.Cam.BestThreshold);
+        });
+        Console.WriteLine($"{label}: warm-up selection on {split}: " + string.Join(", ", record.Candidates.Select(c => $"seed {c.Seed} CAM {100 * c.CamMeanIoU:0.00}"))
+                          + $" → seed {record.Chosen}");
+        Asdt.IO.AtomicFile.WriteAllText(Path.Combine(runFolder, WarmupSelectionRecord.FileName), AsdtJson.Serialize(record));
+        return chosen;
     }
 
     /// <summary>Holds an exclusive lock file (released when the process ends, however it ends); waits while another process holds it.</summary>
@@ -139,7 +178,7 @@ public static class StudyRunner
     public static IReadOnlyList<(Stage1Config Config, string Folder, HeadEvaluation Scores)> EarlierRuns(string studyFolder, Stage1Config baseConfig,
         Func<Stage1Config, Stage1Config> study, string split, HeadEvaluationSettings settings)
     {
-        string Key(Stage1Config c) => AsdtJson.Serialize(study(c) with { Seed = 0, Overrides = [], Threads = 0 });
+        string Key(Stage1Config c) => AsdtJson.Serialize(study(WarmupSelection.Requested(c)) with { Seed = 0, Overrides = [], Threads = 0 });
         string wanted = Key(baseConfig);
         var found = new List<(Stage1Config, string, HeadEvaluation)>();
         if (!Directory.Exists(studyFolder)) return found;
@@ -151,7 +190,8 @@ public static class StudyRunner
             try { config = AsdtJson.Read<Stage1Config>(configFile); }
             catch (Exception e) when (e is JsonException or AsdtException) { continue; } // not a stage-1 run (or an older format): not ours to list
             if (Key(config) != wanted || TrainingCheckpoint.FinishedIterations(folder) < config.Iterations) continue;
-            if (ExistingScores(folder, split, settings) is { } scores) found.Add((config, folder, scores));
+            // Listed under the seed asked for, as the study's own runs are (the chosen warm-up's seed is in warmup-selection.json).
+            if (ExistingScores(folder, split, settings) is { } scores) found.Add((WarmupSelection.Requested(config), folder, scores));
         }
         return found;
     }

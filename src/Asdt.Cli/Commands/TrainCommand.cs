@@ -35,6 +35,8 @@ public static class TrainCommand
     static readonly Option<double?> LearningRate = new("--lr") { Description = "Backbone learning rate (new layers ×10 / ×20)" };
     static readonly Option<double?> Momentum = new("--momentum") { Description = "SGD momentum (RRM's code: effectively 0)" };
     static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
+    static readonly Option<int?> WarmupCandidates = new("--warmup-candidates") { Description = "Train N classifier-only warm-ups (seeds N(s−1)+1 … N·s for --seed s) and continue the one whose CAMs score best on --warmup-selection-split; 1 = no selection" };
+    static readonly Option<string?> WarmupSelectionSplit = new("--warmup-selection-split") { Description = "Split whose CAM mIoU chooses the warm-up (never the one you report) [default: val]" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
@@ -48,7 +50,7 @@ public static class TrainCommand
         {
             string output = parse.GetValue(Out)!;
             var config = parse.GetValue(Resume) ? ResumeConfig(parse, output) : FromFlags(parse);
-            Train(config, output, parse.GetValue(Resume));
+            TrainOrSelect(config, output, parse.GetValue(Resume));
             return 0;
         });
         return command;
@@ -67,7 +69,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, WarmupFrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, WarmupLearningRate, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
+        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
     ];
 
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
@@ -129,6 +131,7 @@ public static class TrainCommand
                 Momentum = flags.Value(Momentum, c.Optimizer.Momentum),
             },
             Seed = flags.Value(Seed, c.Seed),
+            WarmupSelection = Selection(flags, c.WarmupSelection),
             // A machine setting, not the algorithm's: kept in config.json's "threads", not listed among the overrides (whose
             // study-table line says they take precedence over the preset's deviations from the paper).
             Threads = parse.GetValue(Threads) ?? c.Threads,
@@ -137,6 +140,31 @@ public static class TrainCommand
         };
         return c with { Overrides = [.. c.Overrides, .. flags.Applied] };
     }
+
+    /// <summary>--warmup-candidates and --warmup-selection-split on top of the preset's selection (1 candidate = none).</summary>
+    static WarmupSelectionSettings? Selection(FlagOverrides flags, WarmupSelectionSettings? current)
+    {
+        int candidates = flags.Value(WarmupCandidates, current?.Candidates ?? 1);
+        if (candidates < 1) throw new AsdtException($"--warmup-candidates must be 1 or more (got {candidates})");
+        string? split = flags.Text(WarmupSelectionSplit, current?.Split);
+        if (candidates == 1)
+            return split != null && current == null ? throw new AsdtException("--warmup-selection-split needs --warmup-candidates 2 or more") : null;
+        return (current ?? new WarmupSelectionSettings()) with { Candidates = candidates, Split = split ?? "val" };
+    }
+
+    /// <summary>
+    /// A fresh run with a warm-up selection first trains and scores the candidate warm-ups in &lt;out&gt;/warmup-candidates,
+    /// then continues the chosen one (<see cref="StudyRunner.SelectWarmup"/>); the same command resumes it where it stopped.
+    /// </summary>
+    public static void TrainOrSelect(Stage1Config config, string output, bool resume)
+    {
+        if (!resume && WarmupSelection.Pending(config))
+            StudyRunner.TrainIfNeeded("train", config, output, Path.Combine(output, CandidatesFolder));
+        else
+            Train(config, output, resume);
+    }
+
+    public const string CandidatesFolder = "warmup-candidates";
 
     public static void Train(Stage1Config config, string output, bool resume)
     {

@@ -34,6 +34,8 @@ public static class SharedWarmup
         SegTeacherCrf = Crf.CrfParameters.RrmInference,
         CamScales = new Stage1Config().CamScales,
         PulseWidth = new PulseWidthSettings(),
+        // Which warm-up a run continues is chosen among warm-ups; each of them is a plain one.
+        WarmupSelection = null,
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
         Threads = 0,
@@ -72,13 +74,8 @@ public static class SharedWarmup
     public static bool Seed(Stage1Config config, string runFolder, string warmupFolder, Action<Stage1Config, string, bool, long> train)
     {
         if (!Applies(config) || File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile))) return false;
-        var warmup = WarmupConfig(config);
+        EnsureTrained(config, warmupFolder, train);
         long iterations = config.ClassifierWarmup;
-        if (TrainingCheckpoint.FinishedIterations(warmupFolder) < iterations)
-            train(warmup, warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
-        long finished = TrainingCheckpoint.FinishedIterations(warmupFolder);
-        if (finished != iterations)
-            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {finished}");
 
         string configJson = AsdtJson.Serialize(config);
         AtomicFile.CreateFolder(runFolder);
@@ -89,6 +86,17 @@ public static class SharedWarmup
         AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.MetricsFile), string.Concat(metrics.Select(l => l + "\n")));
         AtomicFile.WriteAllText(Path.Combine(runFolder, Stage1Trainer.ConfigFile), configJson);
         return true;
+    }
+
+    /// <summary>Trains or resumes the run's shared warm-up in <paramref name="warmupFolder"/> unless it has finished (<paramref name="train"/>: config, folder, resume, stop-after).</summary>
+    public static void EnsureTrained(Stage1Config config, string warmupFolder, Action<Stage1Config, string, bool, long> train)
+    {
+        long iterations = config.ClassifierWarmup;
+        if (TrainingCheckpoint.FinishedIterations(warmupFolder) < iterations)
+            train(WarmupConfig(config), warmupFolder, File.Exists(Path.Combine(warmupFolder, Stage1Trainer.ConfigFile)), iterations);
+        long finished = TrainingCheckpoint.FinishedIterations(warmupFolder);
+        if (finished != iterations)
+            throw new AsdtException(warmupFolder, $"the shared warm-up should stop after {iterations} iterations but its checkpoint says {finished}");
     }
 
     /// <summary>Copies a checkpoint folder under a temporary name, gives it the run's config, and renames it into place.</summary>

@@ -125,6 +125,13 @@ public sealed record Stage1Config
     /// </summary>
     public double? ClassifierWarmupLearningRate { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>
+    /// Train several warm-ups and continue the one whose CAMs score best on another split (<see cref="Training.WarmupSelection"/>);
+    /// null = one warm-up, of <see cref="Seed"/>. Once chosen, <see cref="Seed"/> is the chosen candidate's and the asked seed is kept here.
+    /// </summary>
+    /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public WarmupSelectionSettings? WarmupSelection { get; init; }
     public int CheckpointEvery { get; init; } = 1000;
     /// <summary>CPU threads for libtorch, CRFs and energy losses (0 = all cores; <see cref="Runs.ComputeThreads"/>). A resume may change it.</summary>
     public int Threads { get; init; }
