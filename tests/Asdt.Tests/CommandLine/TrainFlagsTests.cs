@@ -36,6 +36,20 @@ public class TrainFlagsTests
     }
 
     [Fact]
+    public void WarmupCandidatesSetTheSelectionAndOneCandidateTurnsItOff()
+    {
+        var c = Parse("--preset", "quick", "--warmup-candidates", "3");
+        Assert.Equal(new WarmupSelectionSettings { Candidates = 3, Split = "val" }, c.WarmupSelection);
+        Assert.Equal(["--warmup-candidates=3"], c.Overrides);
+        var d = Parse("--preset", "quick", "--warmup-candidates", "2", "--warmup-selection-split", "holdout");
+        Assert.Equal(new WarmupSelectionSettings { Candidates = 2, Split = "holdout" }, d.WarmupSelection);
+        Assert.Null(Parse("--preset", "quick").WarmupSelection);
+        Assert.Null(Parse("--preset", "quick", "--warmup-candidates", "1").WarmupSelection);
+        Assert.Contains("--warmup-candidates", Assert.Throws<AsdtException>(() => Parse("--warmup-selection-split", "val")).Message);
+        Assert.Contains("1 or more", Assert.Throws<AsdtException>(() => Parse("--warmup-candidates", "0")).Message);
+    }
+
+    [Fact]
     public void ResumeReadsTheRunsConfigAndAcceptsOnlyAThreadCount()
     {
         using var temp = TestData.NewTempFolder();
