@@ -208,6 +208,19 @@ public static class RunReport
             }
         }
 
+        // ---- which warm-up the run continues (warm-up selection)
+        string selectionFile = Path.Combine(runFolder, Training.WarmupSelectionRecord.FileName);
+        if (File.Exists(selectionFile))
+        {
+            var selection = AsdtJson.Read<Training.WarmupSelectionRecord>(selectionFile);
+            html.Raw("<h3>Warm-up selection</h3>");
+            html.Raw($"<p class=\"note\">Seed {selection.Seed} trained {selection.Candidates.Length} classifier-only warm-ups and continues the one whose CAMs score best on {Html.Encode(selection.Split)} (mIoU at the best background threshold): seed {selection.Chosen}.</p>");
+            html.Raw("<table class=\"num\"><tr><th>candidate seed</th><th>warm-up</th><th>CAM mIoU</th><th>θ</th></tr>");
+            foreach (var c in selection.Candidates)
+                html.Raw($"<tr{(c.Seed == selection.Chosen ? " class=\"best\"" : "")}><td>{c.Seed}{(c.Seed == selection.Chosen ? " (chosen)" : "")}</td><td>{Html.Encode(c.Warmup)}</td><td>{100 * c.CamMeanIoU:0.00}</td><td>{c.CamThreshold:0.00}</td></tr>");
+            html.Raw("</table>");
+        }
+
         // ---- config
         ConfigSection(html, ConfigSummary(config), config.Deviations, config.Overrides, AsdtJson.Serialize(config));
         html.Raw("</main></body></html>");

@@ -80,6 +80,12 @@ public class WarmupSelectionTests
         var b = MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(e => e.GetProperty("loss").GetRawText());
         Assert.Equal(a, b);
 
+        // The run's report shows what was compared.
+        ReportCommand.Write(run);
+        string html = File.ReadAllText(Path.Combine(run, RunReport.FileName));
+        Assert.Contains("Warm-up selection", html);
+        Assert.Contains($"<td>{best.Seed} (chosen)</td>", html);
+
         // Another row of the same seed scores the same candidates again from their heads.json and continues the same warm-up;
         // a finished run reads its choice back.
         var writes = record.Candidates.Select(c => File.GetLastWriteTimeUtc(Path.Combine(study, c.Warmup, "checkpoint", TrainingCheckpoint.StateFile))).ToList();
