@@ -39,17 +39,8 @@ public class WarmupSelectionTests
         using var temp = TestData.NewTempFolder();
         string data = Path.Combine(temp.Path, "data");
         DemoDataset.Generate(data, count: 15);
-        var plain = Stage1Presets.Quick with
-        {
-            Data = Stage1Presets.Quick.Data with { Dataset = Path.Combine(data, "dataset.json"), CropSize = 64 },
-            CamScales = [1.0],
-            BatchSize = 2,
-            Iterations = 8,
-            ClassifierWarmup = 5,
-            PulseWidth = new PulseWidthSettings { Period = 2, Tau = 2 },
-            CheckpointEvery = 0,
-            Threads = 2,
-        };
+        // Quick preset shrunk (crop 64, batch 2): 2 warm-up iterations, then 4 of the PW wave.
+        var plain = Report.TinyRunFixture.TinyConfig(Path.Combine(data, "dataset.json"));
         var asked = plain with { Seed = 2, WarmupSelection = new WarmupSelectionSettings { Candidates = 2, Split = "val" } };
         string study = Path.Combine(temp.Path, "study"), run = Path.Combine(study, "row-V");
 
@@ -64,7 +55,7 @@ public class WarmupSelectionTests
             Assert.Equal("val", heads.Split);
             Assert.Equal(heads.Cam!.BestMeanIoU, c.CamMeanIoU);
             Assert.Equal(heads.Cam.BestThreshold, c.CamThreshold);
-            Assert.Equal(5, TrainingCheckpoint.FinishedIterations(Path.Combine(study, c.Warmup)));
+            Assert.Equal(plain.ClassifierWarmup, TrainingCheckpoint.FinishedIterations(Path.Combine(study, c.Warmup)));
         }
         var best = record.Candidates.First(c => c.CamMeanIoU == record.Candidates.Max(x => x.CamMeanIoU));
         Assert.Equal(best.Seed, record.Chosen);
