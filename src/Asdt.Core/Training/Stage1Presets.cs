@@ -56,6 +56,9 @@ public static class Stage1Presets
     /// 4,000-iteration warm-up instead of 2,000: 70.01 against 74.04 (CAMs 60.04 against 60.60; the longer fit moves the
     /// faces to body, PSM face 0.3 on val), not taken. Same day, same split: the warm-up chosen among three seeds by its
     /// val CAMs (seed 3 among 1–3, seed 6 among 4–6): 71.55 / 69.29, mean 70.42 against 71.23, not taken (train 72.05).
+    /// Re-tested 2026-12-01/02 on fresh triples against the six-seed unselected val mean 70.00, rule committed first (adopt if
+    /// the chosen runs average ≥ 70.50 on val and none loses the face class): seed 8 (of 7–9) 72.29, seed 11 (of 10–12)
+    /// 67.71 with face 0.6 on val, so not taken; <c>--warmup-candidates</c> stays an option, off here.
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
