@@ -102,7 +102,8 @@ public static class StudyRunner
             var stored = AsdtJson.Read<Stage1Config>(configFile);
             if (stored.WarmupSelection is not { Seed: int asked } || asked != config.Seed)
                 throw new AsdtException(configFile, $"this run was not trained with a warm-up selection for seed {config.Seed}; use another folder");
-            return stored with { Threads = config.Threads };
+            // The asked config with the choice made then; resuming compares it with config.json as for any run.
+            return config with { Seed = stored.Seed, WarmupSelection = stored.WarmupSelection };
         }
         var cams = new HeadEvaluationSettings { Sources = [], RestrictToImageLabels = true, Crf = null, WithoutCrf = false, Cam = true, Threads = config.Threads };
         string split = config.WarmupSelection!.Split;

@@ -8,9 +8,9 @@ namespace Asdt.Training;
 /// CAMs score best on a split that is not reported. Null in <see cref="Stage1Config.WarmupSelection"/> = no selection.
 /// </summary>
 /// <remarks>
-/// Not in the paper or ALGORITHM.md: a deviation of the `cpu` preset, measured in docs/results.md ("Warm-up selection").
-/// On MSRC-21 the face/body split of the person is made in the warm-up, and a seed whose warm-up CAMs are weak on face
-/// loses the face class in the masks; val CAMs at the end of the warm-up show it before any ASDT iteration.
+/// Not in the paper or ALGORITHM.md, and off in every preset. Built for MSRC-21, where the face/body split of the person
+/// is made in the warm-up and some seeds lose the face class in the masks. Tested twice with rules fixed before the
+/// scores (docs/results.md, "Warm-up selection"), and not adopted either time: a chosen run still lost the faces.
 /// </remarks>
 public sealed record WarmupSelectionSettings
 {
