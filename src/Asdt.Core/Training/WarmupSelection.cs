@@ -74,6 +74,15 @@ public static class WarmupSelection
         ? config with { Seed = asked, WarmupSelection = selection with { Seed = null } }
         : config;
 
+    /// <summary>" (warm-up of seed 11, the best of 10–12 on val)" for a run folder whose warm-up was chosen; "" otherwise.</summary>
+    public static string Note(string runFolder)
+    {
+        string file = Path.Combine(runFolder, WarmupSelectionRecord.FileName);
+        if (!File.Exists(file)) return "";
+        var r = AsdtJson.Read<WarmupSelectionRecord>(file);
+        return r.Candidates.Length == 0 ? "" : $" (warm-up of seed {r.Chosen}, the best of {r.Candidates[0].Seed}–{r.Candidates[^1].Seed} on {r.Split})";
+    }
+
     /// <summary>
     /// Scores every candidate (<paramref name="score"/>: candidate config and its shared warm-up folder → CAM mIoU and
     /// threshold, training the warm-up first if needed) and returns the chosen run config and the record. Ties go to the

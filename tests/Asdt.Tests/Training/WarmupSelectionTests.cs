@@ -71,6 +71,9 @@ public class WarmupSelectionTests
         var b = MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(e => e.GetProperty("loss").GetRawText());
         Assert.Equal(a, b);
 
+        Assert.Equal($" (warm-up of seed {best.Seed}, the best of 3–4 on val)", WarmupSelection.Note(run));
+        Assert.Equal("", WarmupSelection.Note(whole));
+
         // The run's report shows what was compared.
         ReportCommand.Write(run);
         string html = File.ReadAllText(Path.Combine(run, RunReport.FileName));
