@@ -10,7 +10,8 @@ namespace Asdt.Training;
 /// <remarks>
 /// Not in the paper or ALGORITHM.md, and off in every preset. Built for MSRC-21, where the face/body split of the person
 /// is made in the warm-up and some seeds lose the face class in the masks. Tested twice with rules fixed before the
-/// scores (docs/results.md, "Warm-up selection"), and not adopted either time: a chosen run still lost the faces.
+/// scores (docs/results.md, "Warm-up selection"), and not adopted either time: the first time the chosen runs scored no
+/// better on val than the preset's, the second time a chosen run still lost the faces.
 /// </remarks>
 public sealed record WarmupSelectionSettings
 {
