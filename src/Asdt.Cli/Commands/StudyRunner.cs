@@ -71,6 +71,10 @@ public static class StudyRunner
         long finished = TrainingCheckpoint.FinishedIterations(runFolder);
         if (finished >= config.Iterations)
         {
+            // A finished run is only taken for this one if it computed the same thing: a study called again with another
+            // setting (or a folder reused by hand) must not be scored and tabled under the new setting.
+            RunFolder.RequireSameConfig(runFolder, AsdtJson.Serialize(config),
+                "this folder holds a finished run with a different configuration; choose another --out or remove the run");
             Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");
             return config;
         }

@@ -33,12 +33,22 @@ public static class RunFolder
         if (resume)
         {
             if (!File.Exists(configPath)) throw new AsdtException(configPath, "cannot resume: no config.json in the run folder");
-            var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson, ResumableFields);
-            if (differences.Count > 0)
-                throw new AsdtException(configPath, $"cannot resume: the run was started with a different configuration ({string.Join("; ", differences)})");
+            RequireSameConfig(runFolder, configJson, "cannot resume: the run was started with a different configuration");
         }
         else if (hasCheckpoint)
             throw new AsdtException(runFolder, "run folder already holds a trained run; pass --resume to continue it or choose another --out");
         return hasCheckpoint;
+    }
+
+    /// <summary>
+    /// Throws (naming the run's config.json) when it differs from <paramref name="configJson"/> in any field that says
+    /// what the run computes (all but <see cref="ResumableFields"/>), listing every difference after <paramref name="problem"/>.
+    /// </summary>
+    public static void RequireSameConfig(string runFolder, string configJson, string problem)
+    {
+        string configPath = Path.Combine(runFolder, ConfigFile);
+        var differences = Checkpoint.ConfigDifferences(File.ReadAllText(configPath), configJson, ResumableFields);
+        if (differences.Count > 0)
+            throw new AsdtException(configPath, $"{problem} ({string.Join("; ", differences)})");
     }
 }

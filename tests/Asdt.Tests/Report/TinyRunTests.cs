@@ -48,6 +48,22 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
     static readonly HeadEvaluationSettings Quick = new() { Limit = 6, Threads = 2, CamScales = [1.0, 0.5] };
 
     [Fact]
+    public void A_study_takes_a_finished_run_as_done_only_when_it_computed_the_same_config()
+    {
+        string state = Path.Combine(fixture.Run, "checkpoint", TrainingCheckpoint.StateFile);
+        var written = File.GetLastWriteTimeUtc(state);
+        // Same values (threads and the flag text may differ, as on --resume): already trained, nothing retrained.
+        StudyRunner.TrainIfNeeded("V", fixture.Config with { Threads = 1, Overrides = [] }, fixture.Run);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(state));
+        // Another τ: refused, naming the file and the field, instead of being scored and tabled as τ = 3.
+        var other = fixture.Config with { PulseWidth = fixture.Config.PulseWidth with { Tau = 3 } };
+        var e = Assert.Throws<AsdtException>(() => StudyRunner.TrainIfNeeded("V", other, fixture.Run));
+        Assert.Equal(Path.Combine(fixture.Run, Stage1Trainer.ConfigFile), e.FilePath);
+        Assert.Contains("pulseWidth.tau: checkpoint 2, expected 3", e.Message);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(state));
+    }
+
+    [Fact]
     public void Eval_run_scores_every_head_variant_and_the_cam_sweep_in_0_1()
     {
         using var run = Stage1Run.Open(fixture.Run);
