@@ -51,6 +51,7 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
     public void A_study_takes_a_finished_run_as_done_only_when_it_computed_the_same_config()
     {
         string state = Path.Combine(fixture.Run, "checkpoint", TrainingCheckpoint.StateFile);
+        Assert.Equal(fixture.Config.Iterations, TrainingCheckpoint.FinishedIterations(fixture.Run)); // a finished run to compare with
         var written = File.GetLastWriteTimeUtc(state);
         // Same values (threads and the flag text may differ, as on --resume): already trained, nothing retrained.
         StudyRunner.TrainIfNeeded("V", fixture.Config with { Threads = 1, Overrides = [] }, fixture.Run);
