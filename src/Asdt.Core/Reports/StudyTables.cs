@@ -357,10 +357,12 @@ public sealed record AblationTable
         sb.AppendLine("Row I trains no seg-teacher, so its P^st and P̄ are not defined (– as in the paper). Run folders:");
         sb.AppendLine();
         foreach (var r in Rows)
-            sb.AppendLine(inv, $"- {r.Row}: {(r.Seeds.Length > 1 ? string.Join(", ", r.Seeds.Select(x => $"`{x.RunFolder}`{Training.WarmupSelection.Note(x.RunFolder)}")) : $"`{r.RunFolder}`{Training.WarmupSelection.Note(r.RunFolder)}")}");
+            sb.AppendLine(inv, $"- {r.Row}: {(r.Seeds.Length > 1 ? string.Join(", ", r.Seeds.Select(x => Folder(x.RunFolder))) : Folder(r.RunFolder))}");
         return sb.ToString();
 
         static string Pp(double? v) => v is double x ? x.ToString("F1", CultureInfo.InvariantCulture) : "–";
+        // A run folder, with the warm-up it continues when that was chosen among several.
+        static string Folder(string f) => $"`{f}`{Training.WarmupSelection.Note(f)}";
     }
 }
 

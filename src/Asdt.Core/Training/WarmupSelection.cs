@@ -8,10 +8,12 @@ namespace Asdt.Training;
 /// CAMs score best on a split that is not reported. Null in <see cref="Stage1Config.WarmupSelection"/> = no selection.
 /// </summary>
 /// <remarks>
-/// Not in the paper or ALGORITHM.md, and off in every preset. Built for MSRC-21, where the face/body split of the person
-/// is made in the warm-up and some seeds lose the face class in the masks. Tested twice with rules fixed before the
+/// Not in the paper or ALGORITHM.md, and off in every preset. Built for MSRC-21, where some seeds lose the face class of
+/// the person in the masks, on the guess that the warm-up decides which. Tested twice with rules fixed before the
 /// scores (docs/results.md, "Warm-up selection"), and not adopted either time: the first time the chosen runs scored no
-/// better on val than the preset's, the second time a chosen run still lost the faces.
+/// better on val than the preset's, the second time a chosen run still lost the faces. Neither the warm-up's total CAM
+/// score nor its face CAM predicts it (seed 13: face CAM 48.0 like the keepers, faces lost), so at least part of the
+/// split is made in the ASDT iterations after the warm-up.
 /// </remarks>
 public sealed record WarmupSelectionSettings
 {
