@@ -36,6 +36,8 @@ public static class SharedWarmup
         PulseWidth = new PulseWidthSettings(),
         // Which warm-up a run continues is chosen among warm-ups; each of them is a plain one.
         WarmupSelection = null,
+        // Only the iterations after the warm-up draw from it.
+        AsdtSeed = null,
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
         Threads = 0,

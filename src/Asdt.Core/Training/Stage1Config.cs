@@ -126,6 +126,19 @@ public sealed record Stage1Config
     public double? ClassifierWarmupLearningRate { get; init; }
     public int Seed { get; init; } = 1;
     /// <summary>
+    /// Seed of the randomness of the iterations after the warm-up (from <see cref="ClassifierWarmup"/> on): which images each
+    /// batch holds, their scale, crop and flip, and dropout. Null = <see cref="Seed"/>. The weights the ASDT iterations start
+    /// from (the warm-up's, and the heads' initial weights drawn before it) stay those of <see cref="Seed"/>, so runs that
+    /// differ only here share their warm-up: it tells whether a run's outcome was settled by its warm-up or by the ASDT
+    /// iterations' draws. The sampler's epochs are shuffled per seed, so the epoch the warm-up ends in is finished in the
+    /// other seed's order (some of its images can come twice, others not at all, once).
+    /// </summary>
+    /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? AsdtSeed { get; init; }
+    /// <summary>The seed of iteration <paramref name="t"/>'s batch and dropout: <see cref="AsdtSeed"/> after the warm-up, else <see cref="Seed"/>.</summary>
+    public int SeedAt(long t) => t >= ClassifierWarmup && AsdtSeed is int asdt ? asdt : Seed;
+    /// <summary>
     /// Train several warm-ups and continue the one whose CAMs score best on another split (<see cref="Training.WarmupSelection"/>);
     /// null = one warm-up, of <see cref="Seed"/>. Once chosen, <see cref="Seed"/> is the chosen candidate's and the asked seed is kept here.
     /// </summary>

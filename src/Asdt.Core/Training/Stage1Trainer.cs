@@ -48,15 +48,19 @@ public sealed class Stage1Trainer
         torch.manual_seed(config.Seed);
         var (network, normalization, dataset) = Stage1Model.Create(config);
         network.to(device);
-        var sampler = new TrainingSampler(dataset.TrainingItems(config.Data.Split), new AugmentationOptions
+        var items = dataset.TrainingItems(config.Data.Split);
+        TrainingSampler NewSampler(int seed) => new(items, new AugmentationOptions
         {
             BatchSize = config.BatchSize,
             CropSize = config.Data.CropSize,
             MinScale = config.Data.ScaleMin,
             MaxScale = config.Data.ScaleMax,
             FlipProbability = config.Data.Flip ? 0.5 : 0,
-            Seed = config.Seed,
+            Seed = seed,
         }, normalization);
+        // Batch t comes from the sampler of iteration t's seed (Stage1Config.AsdtSeed: another one after the warm-up).
+        var samplers = new[] { config.Seed, config.SeedAt(config.ClassifierWarmup) }.Distinct().ToDictionary(seed => seed, NewSampler);
+        TrainingBatch BatchAt(long t) => samplers[config.SeedAt(t)].Batch(t);
 
         // Stages that only the warm-up freezes (BackboneSettings.WarmupFrozenStages) are frozen while the checkpoint being
         // resumed is a warm-up one (written after at most ClassifierWarmup iterations: its optimizer has the warm-up's groups)
@@ -81,7 +85,7 @@ public sealed class Stage1Trainer
         var runClock = Stopwatch.StartNew();
         // Data loading overlaps with compute: batch t + 1 is decoded and augmented while step t runs
         // (a batch depends only on (seed, t), so prefetching changes nothing but the time).
-        Task<TrainingBatch>? prefetch = start < end ? Task.Run(() => sampler.Batch(start)) : null;
+        Task<TrainingBatch>? prefetch = start < end ? Task.Run(() => BatchAt(start)) : null;
         for (long t = start; t < end; t++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -102,11 +106,11 @@ public sealed class Stage1Trainer
                 network.train();
                 // Dropout's randomness is a function of (seed, t) alone, so a resumed run repeats the
                 // uninterrupted one exactly without saving the generator's state.
-                torch.manual_seed(config.Seed * 1_000_003L + t);
+                torch.manual_seed(config.SeedAt(t) * 1_000_003L + t);
                 var dataClock = Stopwatch.StartNew();
                 var batch = prefetch!.GetAwaiter().GetResult();
                 long next = t + 1;
-                prefetch = next < end ? Task.Run(() => sampler.Batch(next)) : null;
+                prefetch = next < end ? Task.Run(() => BatchAt(next)) : null;
                 double dataSeconds = dataClock.Elapsed.TotalSeconds;   // time spent waiting for the batch
                 double lr = sgd.SetLearningRate(t);
                 var (loss, m) = step.Run(batch, t, device);

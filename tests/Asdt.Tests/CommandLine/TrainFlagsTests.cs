@@ -36,6 +36,19 @@ public class TrainFlagsTests
     }
 
     [Fact]
+    public void AsdtSeedIsUnsetUnlessGivenAndThenListedAmongTheOverrides()
+    {
+        var plain = Parse("--preset", "cpu", "--seed", "13");
+        Assert.Null(plain.AsdtSeed);
+        Assert.Equal(13, plain.SeedAt(plain.ClassifierWarmup));
+        var c = Parse("--preset", "cpu", "--seed", "13", "--asdt-seed", "15");
+        Assert.Equal((13, 15), (c.Seed, c.AsdtSeed));
+        Assert.Equal(["--seed=13", "--asdt-seed=15"], c.Overrides);
+        // The warm-up's iterations keep --seed's draws; the first ASDT iteration is the first with --asdt-seed's.
+        Assert.Equal((13, 15), (c.SeedAt(c.ClassifierWarmup - 1), c.SeedAt(c.ClassifierWarmup)));
+    }
+
+    [Fact]
     public void WarmupCandidatesSetTheSelectionAndOneCandidateTurnsItOff()
     {
         var c = Parse("--preset", "quick", "--warmup-candidates", "3");

@@ -243,5 +243,38 @@ public class Stage1TrainingTests
         var e = Assert.Throws<AsdtException>(() => new Stage1Trainer(frozen with { Backbone = frozen.Backbone with { WarmupFrozenStages = 4 } }, Path.Combine(temp.Path, "bad")).Run(resume: false));
         Assert.Contains("between the run's 5", e.Message);
     }
-}
 
+    [Fact]
+    public void AnAsdtSeedRedrawsOnlyTheIterationsAfterTheWarmupAndSharesTheWarmup()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 12);
+        var plain = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
+        var redrawn = plain with { AsdtSeed = plain.Seed + 1 };
+        string study = Path.Combine(temp.Path, "study");
+        Assert.Equal(SharedWarmup.Folder(study, plain), SharedWarmup.Folder(study, redrawn));
+        Assert.DoesNotContain("asdtSeed", AsdtJson.Serialize(plain)); // unset: configs written before it existed read the same
+
+        List<string> Losses(string run) => MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()).ToList();
+        string Train(Stage1Config config, string name, long? stopAfter = null)
+        {
+            string run = Path.Combine(temp.Path, name);
+            new Stage1Trainer(config, run).Run(resume: false, stopAfter: stopAfter);
+            if (stopAfter != null) new Stage1Trainer(config, run).Run(resume: true);
+            return run;
+        }
+        string a = Train(plain, "plain"), b = Train(redrawn, "redrawn"), same = Train(plain with { AsdtSeed = plain.Seed }, "same");
+        var (la, lb) = (Losses(a), Losses(b));
+        Assert.Equal(9, lb.Count);
+        Assert.Equal(la.Take(5), lb.Take(5));                             // the warm-up: same batches, same dropout
+        for (int t = 5; t < 9; t++) Assert.NotEqual(la[t], lb[t]);       // every ASDT iteration: other batches and dropout
+        // The ASDT seed equal to the seed is the plain run, to the last bit.
+        Assert.Equal(la, Losses(same));
+        Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(a, "checkpoint", "model.safetensors"), Path.Combine(same, "checkpoint", "model.safetensors"));
+        // Stopped in the middle of its ASDT iterations and resumed, the redrawn run repeats itself exactly.
+        string resumed = Train(redrawn, "resumed", stopAfter: 7);
+        Assert.Equal(lb, Losses(resumed));
+        Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(b, "checkpoint", "model.safetensors"), Path.Combine(resumed, "checkpoint", "model.safetensors"));
+    }
+}
