@@ -36,6 +36,7 @@ public static class TrainCommand
     static readonly Option<double?> Momentum = new("--momentum") { Description = "SGD momentum (RRM's code: effectively 0)" };
     static readonly Option<int?> Seed = new("--seed") { Description = "Random seed" };
     static readonly Option<int?> AsdtSeed = new("--asdt-seed") { Description = "Random seed of the iterations after the warm-up (batches, augmentation, dropout); the warm-up and the heads' initial weights keep --seed's [default: --seed]" };
+    static readonly Option<int?> HeadSeed = new("--head-seed") { Description = "Random seed of the seg-teacher's and student's initial weights, drawn when the ASDT iterations start [default: those drawn from --seed]" };
     static readonly Option<int?> WarmupCandidates = new("--warmup-candidates") { Description = "Train N classifier-only warm-ups (seeds N(s−1)+1 … N·s for --seed s) and continue the one whose CAMs score best on --warmup-selection-split; 1 = no selection" };
     static readonly Option<string?> WarmupSelectionSplit = new("--warmup-selection-split") { Description = "Split whose CAM mIoU chooses the warm-up (never the one you report) [default: val]" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
@@ -70,7 +71,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, WarmupFrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
+        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
     ];
 
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
@@ -133,6 +134,7 @@ public static class TrainCommand
             },
             Seed = flags.Value(Seed, c.Seed),
             AsdtSeed = flags.Optional(AsdtSeed, c.AsdtSeed),
+            HeadSeed = flags.Optional(HeadSeed, c.HeadSeed),
             WarmupSelection = Selection(flags, c.WarmupSelection),
             // A machine setting, not the algorithm's: kept in config.json's "threads", not listed among the overrides (whose
             // study-table line says they take precedence over the preset's deviations from the paper).

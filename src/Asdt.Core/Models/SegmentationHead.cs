@@ -25,6 +25,18 @@ public sealed class SegmentationHead : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Draws the head's weights afresh from torch's generator, exactly as a new head of this shape is drawn
+    /// (<see cref="Training.Stage1Config.HeadSeed"/>).
+    /// </summary>
+    public void Redraw()
+    {
+        using var fresh = new SegmentationHead(GetName(), conv1.in_channels, conv1.out_channels, conv2.out_channels, conv1.dilation[0]);
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+            p.copy_(fresh.get_parameter(name));
+    }
+
     public override Tensor forward(Tensor features)
     {
         using var hidden = functional.relu(FlopCounter.Conv(conv1.weight, conv1.forward(features)));

@@ -390,7 +390,7 @@ public static class RunReport
         yield return ("CAM scales", string.Join(", ", c.CamScales.Select(s => s.ToString(Inv))));
         yield return ("B^ct", HeadEvaluator.ReliableLabelText(c.ReliableLabel));
         yield return ("B^st / PSM CRF", c.SegTeacherCrf.ToString());
-        yield return ("seed, device, threads", $"{c.Seed}{(c.AsdtSeed is int asdt ? $" (after the warm-up: {asdt})" : "")}, {c.Device}, {(c.Threads == 0 ? "all cores" : c.Threads.ToString(Inv))}");
+        yield return ("seed, device, threads", $"{c.Seed}{(c.AsdtSeed is int asdt ? $" (after the warm-up: {asdt})" : "")}{(c.HeadSeed is int head ? $" (heads drawn from {head})" : "")}, {c.Device}, {(c.Threads == 0 ? "all cores" : c.Threads.ToString(Inv))}");
     }
 
 }

@@ -38,6 +38,7 @@ public static class SharedWarmup
         WarmupSelection = null,
         // Only the iterations after the warm-up draw from it.
         AsdtSeed = null,
+        HeadSeed = null,
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
         Threads = 0,

@@ -136,6 +136,14 @@ public sealed record Stage1Config
     /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public int? AsdtSeed { get; init; }
+    /// <summary>
+    /// Seed of the seg-teacher's and student's initial weights, drawn afresh when the ASDT iterations start (their draws
+    /// at construction, from <see cref="Seed"/>, are then replaced). Null = keep those. The warm-up never touches these
+    /// heads, so runs that differ only here share it; with <see cref="AsdtSeed"/> it separates the three things a seed
+    /// decides: the warm-up (class-teacher), the heads' start, and the ASDT iterations' draws.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? HeadSeed { get; init; }
     /// <summary>The seed of iteration <paramref name="t"/>'s batch and dropout: <see cref="AsdtSeed"/> after the warm-up, else <see cref="Seed"/>.</summary>
     public int SeedAt(long t) => t >= ClassifierWarmup && AsdtSeed is int asdt ? asdt : Seed;
     /// <summary>

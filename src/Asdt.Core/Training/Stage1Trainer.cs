@@ -29,6 +29,14 @@ public sealed class Stage1Trainer
         this.runFolder = runFolder;
     }
 
+    /// <summary>The seg-teacher's and student's weights drawn afresh from <paramref name="seed"/> (<see cref="Stage1Config.HeadSeed"/>).</summary>
+    public static void RedrawHeads(AsdtNetwork network, int seed)
+    {
+        torch.manual_seed(seed);
+        network.SegTeacher.Redraw();
+        network.Student.Redraw();
+    }
+
     /// <summary>
     /// Trains to <see cref="Stage1Config.Iterations"/>; with <paramref name="resume"/>, continues from the run folder's checkpoint.
     /// With <paramref name="stopAfter"/>, stops (with a checkpoint) after that many iterations, as if killed there: the
@@ -99,6 +107,8 @@ public sealed class Stage1Trainer
                 sgd = NewSgd();
                 optimizer = sgd.Optimizer;
             }
+            if (t == config.ClassifierWarmup && config.HeadSeed is int headSeed)
+                RedrawHeads(network, headSeed);
             var iterationClock = Stopwatch.StartNew();
             IterationMetrics record;
             using (var scope = NewDisposeScope())

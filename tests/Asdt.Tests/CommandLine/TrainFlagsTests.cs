@@ -36,7 +36,7 @@ public class TrainFlagsTests
     }
 
     [Fact]
-    public void AsdtSeedIsUnsetUnlessGivenAndThenListedAmongTheOverrides()
+    public void AsdtSeedAndHeadSeedAreUnsetUnlessGivenAndThenListedAmongTheOverrides()
     {
         var plain = Parse("--preset", "cpu", "--seed", "13");
         Assert.Null(plain.AsdtSeed);
@@ -46,6 +46,10 @@ public class TrainFlagsTests
         Assert.Equal(["--seed=13", "--asdt-seed=15"], c.Overrides);
         // The warm-up's iterations keep --seed's draws; the first ASDT iteration is the first with --asdt-seed's.
         Assert.Equal((13, 15), (c.SeedAt(c.ClassifierWarmup - 1), c.SeedAt(c.ClassifierWarmup)));
+        Assert.Null(c.HeadSeed);
+        var h = Parse("--preset", "cpu", "--head-seed", "15");
+        Assert.Equal((15, null), (h.HeadSeed, h.AsdtSeed));
+        Assert.Equal(["--head-seed=15"], h.Overrides);
     }
 
     [Fact]

@@ -277,4 +277,56 @@ public class Stage1TrainingTests
         Assert.Equal(lb, Losses(resumed));
         Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(b, "checkpoint", "model.safetensors"), Path.Combine(resumed, "checkpoint", "model.safetensors"));
     }
+
+    [Fact]
+    public void AHeadSeedRedrawsOnlyTheSegTeacherAndStudentWhenTheAsdtIterationsStart()
+    {
+        // The redraw itself: the two heads change, everything else stays; the same seed draws the same heads.
+        var config = Stage1Presets.Quick with { Data = Stage1Presets.Quick.Data with { Dataset = "demo" } };
+        var (network, _) = Stage1Model.CreateNetwork(config, 5);
+        var before = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        Stage1Trainer.RedrawHeads(network, 7);
+        var first = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        Stage1Trainer.RedrawHeads(network, 7);
+        var again = network.state_dict();
+        bool Same(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) => a.eq(b).all().item<bool>();
+        bool IsHead(string key) => key.StartsWith("fc8_seg.") || key.StartsWith("fc8_stu.");
+        Assert.Equal(8, before.Keys.Count(IsHead));
+        Assert.All(before.Keys, k => Assert.Equal(!IsHead(k), Same(before[k], first[k])));
+        Assert.All(before.Keys, k => Assert.True(Same(first[k], again[k]), k));
+        Stage1Trainer.RedrawHeads(network, 8);
+        Assert.All(before.Keys.Where(IsHead), k => Assert.False(Same(first[k], network.state_dict()[k]), k));
+
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 12);
+        var plain = TinyConfig(data, iterations: 8) with { ClassifierWarmup = 5 };
+        var redrawn = plain with { HeadSeed = 7 };
+        Assert.Equal(SharedWarmup.Folder(Path.Combine(temp.Path, "study"), plain), SharedWarmup.Folder(Path.Combine(temp.Path, "study"), redrawn));
+        Assert.DoesNotContain("headSeed", AsdtJson.Serialize(plain));
+        List<string> Losses(string run) => MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()).ToList();
+        string Train(Stage1Config c, string name, params long[] stops)
+        {
+            string run = Path.Combine(temp.Path, name);
+            bool resume = false;
+            foreach (long stop in stops.Append(c.Iterations))
+            {
+                new Stage1Trainer(c, run).Run(resume, stopAfter: stop);
+                resume = true;
+            }
+            return run;
+        }
+        string a = Train(plain, "plain"), b = Train(redrawn, "redrawn");
+        var (la, lb) = (Losses(a), Losses(b));
+        Assert.Equal(la.Take(5), lb.Take(5));   // the warm-up does not see the heads
+        Assert.NotEqual(la[5], lb[5]);          // the first ASDT iteration starts from other heads
+        // Stopped at the end of the warm-up (where a study's shared warm-up hands over) or inside the ASDT iterations,
+        // and resumed, the run repeats itself exactly: the heads are drawn once, when iteration 5 starts.
+        foreach (var (name, stops) in new[] { ("at-warmup", new long[] { 5 }), ("inside", new long[] { 5, 6 }) })
+        {
+            string resumed = Train(redrawn, name, stops);
+            Assert.Equal(lb, Losses(resumed));
+            Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(b, "checkpoint", "model.safetensors"), Path.Combine(resumed, "checkpoint", "model.safetensors"));
+        }
+    }
 }
