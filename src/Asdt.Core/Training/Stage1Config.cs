@@ -128,7 +128,7 @@ public sealed record Stage1Config
     /// <summary>
     /// Seed of the randomness of the iterations after the warm-up (from <see cref="ClassifierWarmup"/> on): which images each
     /// batch holds, their scale, crop and flip, and dropout. Null = <see cref="Seed"/>. The weights the ASDT iterations start
-    /// from (the warm-up's, and the heads' initial weights drawn before it) stay those of <see cref="Seed"/>, so runs that
+    /// from (the warm-up's, and the heads' initial weights drawn before it unless <see cref="HeadSeed"/> redraws them) stay those of <see cref="Seed"/>, so runs that
     /// differ only here share their warm-up: it tells whether a run's outcome was settled by its warm-up or by the ASDT
     /// iterations' draws. The sampler's epochs are shuffled per seed, so the epoch the warm-up ends in is finished in the
     /// other seed's order (some of its images can come twice, others not at all, once).
