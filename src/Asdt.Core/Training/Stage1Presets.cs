@@ -60,7 +60,8 @@ public static class Stage1Presets
     /// the chosen runs average ≥ 70.50 on val and none loses the face class): seed 8 (of 7–9) 72.29, seed 11 (of 10–12)
     /// 67.71 with face 0.6 on val, so not taken; <c>--warmup-candidates</c> stays an option, off here.
     /// Row V over the ten seeds trained by 2026-12-02 (1–6, 8, 11, 13, 15): train P̄ + CRF 71.13 ± 1.10; 72.34 for the five
-    /// runs that keep the face class on val, 69.91 for the five that lose it, and the warm-up's CAMs do not tell which.
+    /// runs that keep the face class on val, 69.91 for the five that lose it, and the warm-up's CAMs do not tell which,
+    /// although the warm-up settles it (seeds 13 and 15 crossed with each other's ASDT draws and heads' start, 2026-12-02).
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {

@@ -12,8 +12,10 @@ namespace Asdt.Training;
 /// the person in the masks, on the guess that the warm-up decides which. Tested twice with rules fixed before the
 /// scores (docs/results.md, "Warm-up selection"), and not adopted either time: the first time the chosen runs scored no
 /// better on val than the preset's, the second time a chosen run still lost the faces. Neither the warm-up's total CAM
-/// score nor its face CAM predicts it (seed 13: face CAM 48.0 like the keepers, faces lost), so at least part of the
-/// split is made in the ASDT iterations after the warm-up.
+/// score nor its face CAM predicts it (seed 13: face CAM 48.0 like the keepers, faces lost). Yet the warm-up does settle
+/// it: seed 13's warm-up continued with seed 15's ASDT draws (<see cref="Stage1Config.AsdtSeed"/>) and heads' start
+/// (<see cref="Stage1Config.HeadSeed"/>) still lost the faces, seed 15's with seed 13's draws kept them (results.md,
+/// "Warm-up or ASDT draws?"): what carries it is a property of the class-teacher its CAM scores on val do not show.
 /// </remarks>
 public sealed record WarmupSelectionSettings
 {
