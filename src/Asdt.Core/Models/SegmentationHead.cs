@@ -34,7 +34,7 @@ public sealed class SegmentationHead : Module<Tensor, Tensor>
         using var fresh = new SegmentationHead(GetName(), conv1.in_channels, conv1.out_channels, conv2.out_channels, conv1.dilation[0]);
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
-            p.copy_(fresh.get_parameter(name));
+            p.copy_(fresh.get_parameter(name)!);
     }
 
     public override Tensor forward(Tensor features)
