@@ -244,6 +244,22 @@ public class Stage1TrainingTests
         Assert.Contains("between the run's 5", e.Message);
     }
 
+    /// <summary>Each iteration's loss, as written in metrics.jsonl.</summary>
+    static List<string> Losses(string run) =>
+        MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()).ToList();
+
+    /// <summary>Trains <paramref name="config"/> into <paramref name="run"/>, stopped after each of <paramref name="stops"/> and resumed (as if killed there).</summary>
+    static string TrainStoppingAt(Stage1Config config, string run, params long[] stops)
+    {
+        bool resume = false;
+        foreach (long stop in stops.Append(config.Iterations))
+        {
+            new Stage1Trainer(config, run).Run(resume, stopAfter: stop);
+            resume = true;
+        }
+        return run;
+    }
+
     [Fact]
     public void AnAsdtSeedRedrawsOnlyTheIterationsAfterTheWarmupAndSharesTheWarmup()
     {
@@ -256,14 +272,7 @@ public class Stage1TrainingTests
         Assert.Equal(SharedWarmup.Folder(study, plain), SharedWarmup.Folder(study, redrawn));
         Assert.DoesNotContain("asdtSeed", AsdtJson.Serialize(plain)); // unset: configs written before it existed read the same
 
-        List<string> Losses(string run) => MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()).ToList();
-        string Train(Stage1Config config, string name, long? stopAfter = null)
-        {
-            string run = Path.Combine(temp.Path, name);
-            new Stage1Trainer(config, run).Run(resume: false, stopAfter: stopAfter);
-            if (stopAfter != null) new Stage1Trainer(config, run).Run(resume: true);
-            return run;
-        }
+        string Train(Stage1Config config, string name, params long[] stops) => TrainStoppingAt(config, Path.Combine(temp.Path, name), stops);
         string a = Train(plain, "plain"), b = Train(redrawn, "redrawn"), same = Train(plain with { AsdtSeed = plain.Seed }, "same");
         var (la, lb) = (Losses(a), Losses(b));
         Assert.Equal(9, lb.Count);
@@ -273,7 +282,7 @@ public class Stage1TrainingTests
         Assert.Equal(la, Losses(same));
         Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(a, "checkpoint", "model.safetensors"), Path.Combine(same, "checkpoint", "model.safetensors"));
         // Stopped in the middle of its ASDT iterations and resumed, the redrawn run repeats itself exactly.
-        string resumed = Train(redrawn, "resumed", stopAfter: 7);
+        string resumed = Train(redrawn, "resumed", 7);
         Assert.Equal(lb, Losses(resumed));
         Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(b, "checkpoint", "model.safetensors"), Path.Combine(resumed, "checkpoint", "model.safetensors"));
     }
@@ -304,18 +313,7 @@ public class Stage1TrainingTests
         var redrawn = plain with { HeadSeed = 7 };
         Assert.Equal(SharedWarmup.Folder(Path.Combine(temp.Path, "study"), plain), SharedWarmup.Folder(Path.Combine(temp.Path, "study"), redrawn));
         Assert.DoesNotContain("headSeed", AsdtJson.Serialize(plain));
-        List<string> Losses(string run) => MetricsLog.Read(Path.Combine(run, Stage1Trainer.MetricsFile)).Select(r => r.GetProperty("loss").GetRawText()).ToList();
-        string Train(Stage1Config c, string name, params long[] stops)
-        {
-            string run = Path.Combine(temp.Path, name);
-            bool resume = false;
-            foreach (long stop in stops.Append(c.Iterations))
-            {
-                new Stage1Trainer(c, run).Run(resume, stopAfter: stop);
-                resume = true;
-            }
-            return run;
-        }
+        string Train(Stage1Config c, string name, params long[] stops) => TrainStoppingAt(c, Path.Combine(temp.Path, name), stops);
         string a = Train(plain, "plain"), b = Train(redrawn, "redrawn");
         var (la, lb) = (Losses(a), Losses(b));
         Assert.Equal(la.Take(5), lb.Take(5));   // the warm-up does not see the heads
