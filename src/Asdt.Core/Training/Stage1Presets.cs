@@ -61,7 +61,9 @@ public static class Stage1Presets
     /// 67.71 with face 0.6 on val, so not taken; <c>--warmup-candidates</c> stays an option, off here.
     /// Row V over the ten seeds trained by 2026-12-02 (1–6, 8, 11, 13, 15): train P̄ + CRF 71.13 ± 1.10; 72.34 for the five
     /// runs that keep the face class on val, 69.91 for the five that lose it, and the warm-up's CAMs do not tell which,
-    /// although the warm-up settles it (seeds 13 and 15 crossed with each other's ASDT draws and heads' start, 2026-12-02).
+    /// although the warm-up settles it (seeds 13 and 15 crossed with each other's ASDT draws and heads' start, 2026-12-02):
+    /// more exactly, it settles how stable the face class is; seed 13's run flips it on and off on val from one
+    /// 100-iteration checkpoint to the next (face 0–56) and ends off, seed 15's holds it throughout.
     /// </remarks>
     public static Stage1Config Cpu { get; } = new()
     {
