@@ -15,10 +15,10 @@ namespace Asdt.Training;
 /// score nor its face CAM predicts it (seed 13: face CAM 48.0 like the keepers, faces lost). Yet the warm-up does settle
 /// it: seed 13's warm-up continued with seed 15's ASDT draws (<see cref="Stage1Config.AsdtSeed"/>) and heads' start
 /// (<see cref="Stage1Config.HeadSeed"/>) still lost the faces, seed 15's with seed 13's draws kept them (results.md,
-/// "Warm-up or ASDT draws?"): what carries it is a property of the class-teacher its CAM scores on val do not show,
-/// and not a fixed outcome: seed 13's run flips the faces on and off on val between 100-iteration checkpoints and
-/// stops on "off", seed 15's holds them (results.md, "When does the face split show on val?"). The first 700 ASDT
-/// iterations on val do not tell the two apart either.
+/// "Warm-up or ASDT draws?"). What the warm-up sets is how stable the face class is, not a fixed outcome: seed 13's
+/// run flips the faces on and off on val between 100-iteration checkpoints and stops on "off", seed 15's holds them;
+/// neither the warm-up's val CAMs nor the first 700 ASDT iterations on val tell the two apart (results.md, "When does
+/// the face split show on val?").
 /// </remarks>
 public sealed record WarmupSelectionSettings
 {
