@@ -15,6 +15,12 @@ public sealed class InferenceFlags
 
     public IEnumerable<Option> Options => [scales, flip, single];
 
+    /// <summary>--average: run the heads with the checkpoint's weight average of this decay instead of the last weights.</summary>
+    public static Option<double?> AverageOption() => new("--average")
+    {
+        Description = "Use the weights averaged with this decay (a run trained with --average-decays) instead of the last weights",
+    };
+
     public TestTimeAugmentation Resolve(ParseResult parse, TestTimeAugmentation runDefault)
     {
         if (parse.GetValue(single))

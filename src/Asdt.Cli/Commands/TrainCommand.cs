@@ -39,6 +39,7 @@ public static class TrainCommand
     static readonly Option<int?> HeadSeed = new("--head-seed") { Description = "Random seed of the seg-teacher's and student's initial weights, drawn when the ASDT iterations start [default: those drawn from --seed]" };
     static readonly Option<int?> WarmupCandidates = new("--warmup-candidates") { Description = "Train N classifier-only warm-ups (seeds N(s−1)+1 … N·s for --seed s) and continue the one whose CAMs score best on --warmup-selection-split; 1 = no selection" };
     static readonly Option<string?> WarmupSelectionSplit = new("--warmup-selection-split") { Description = "Split whose CAM mIoU chooses the warm-up (never the one you report) [default: val]" };
+    static readonly Option<string?> AverageDecays = new("--average-decays") { Description = "Also keep moving averages of the weights from the first ASDT iteration on, one per decay (e.g. 0.99,0.995; not in the paper); eval-run and psm use one with --average" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
@@ -71,7 +72,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, WarmupFrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
+        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, AverageDecays, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
     ];
 
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
@@ -136,6 +137,7 @@ public static class TrainCommand
             AsdtSeed = flags.Optional(AsdtSeed, c.AsdtSeed),
             HeadSeed = flags.Optional(HeadSeed, c.HeadSeed),
             WarmupSelection = Selection(flags, c.WarmupSelection),
+            AverageDecays = flags.Text(AverageDecays, null) is string decays ? ParseDecays(decays) : c.AverageDecays,
             // A machine setting, not the algorithm's: kept in config.json's "threads", not listed among the overrides (whose
             // study-table line says they take precedence over the preset's deviations from the paper).
             Threads = parse.GetValue(Threads) ?? c.Threads,
@@ -143,6 +145,13 @@ public static class TrainCommand
             Device = flags.Text(Device, c.Device)!,
         };
         return c with { Overrides = [.. c.Overrides, .. flags.Applied] };
+    }
+
+    static double[] ParseDecays(string text)
+    {
+        var decays = EvalRunCommand.ParseList(text, "--average-decays");
+        WeightAverage.Validate(decays, "--average-decays");
+        return decays;
     }
 
     /// <summary>--warmup-candidates and --warmup-selection-split on top of the preset's selection (1 candidate = none).</summary>

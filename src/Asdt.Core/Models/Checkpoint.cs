@@ -192,10 +192,14 @@ public static class Checkpoint
             if (!ExtraName.IsMatch(name) || Reserved.Contains(name)) throw new AsdtException(Path.Combine(full, ManifestFile), $"invalid extra file name '{name}'");
             extra[name] = File.ReadAllText(Path.Combine(full, name));
         }
-        var extraTensorNames = manifest["extraTensors"] is null ? []
-            : Safetensors.ReadHeader(Path.Combine(full, ExtraTensorsFile)).Entries.Select(e => e.Name).ToList();
-        return new CheckpointInfo(full, configJson, extra, extraTensorNames);
+        return new CheckpointInfo(full, configJson, extra, ExtraTensorNames(full, manifest));
     }
+
+    /// <summary>The names of the extra tensors saved with the checkpoint (from the file's header only; empty if none).</summary>
+    public static IReadOnlyList<string> ReadExtraTensorNames(string folder) => ExtraTensorNames(folder, ReadManifest(folder));
+
+    static List<string> ExtraTensorNames(string folder, JsonNode manifest) => manifest["extraTensors"] is null ? []
+        : Safetensors.ReadHeader(Path.Combine(folder, ExtraTensorsFile)).Entries.Select(e => e.Name).ToList();
 
     /// <summary>Extra named tensors saved with the checkpoint (empty if none). The caller owns them.</summary>
     public static Dictionary<string, Tensor> ReadExtraTensors(string folder)

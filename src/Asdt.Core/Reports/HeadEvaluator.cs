@@ -109,6 +109,9 @@ public sealed record HeadEvaluation
     public string? Crf { get; init; }
     /// <summary>Test-time augmentation of the heads (<see cref="TestTimeAugmentation.ToString"/>).</summary>
     public string Inference { get; init; } = TestTimeAugmentation.None.ToString();
+    /// <summary>The decay of the weight average scored (<see cref="Training.WeightAverage"/>); null = the run's last weights.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? Average { get; init; }
     public string Protocol { get; init; } = "";
     public HeadVariantScore[] Variants { get; init; } = [];
     public CamSweepResult? Cam { get; init; }
@@ -139,7 +142,7 @@ public sealed record HeadEvaluation
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"## Heads and CAMs of {Run} ({Strategy})");
+        sb.AppendLine(inv, $"## Heads and CAMs of {Run} ({Strategy}{(Average is double d ? $", weights averaged with decay {Training.WeightAverage.Format(d)}" : "")})");
         sb.AppendLine();
         sb.AppendLine(inv, $"{Dataset} / {Split}{(Shard != null ? $" (shard {Shard})" : "")}: {Images} images. {Protocol}");
         sb.AppendLine();
@@ -323,6 +326,7 @@ public static class HeadEvaluator
             RestrictToImageLabels = settings.RestrictToImageLabels,
             Crf = settings.Crf?.ToString(),
             Inference = settings.Augmentation.ToString(),
+            Average = run.Average,
             Protocol = (settings.RestrictToImageLabels
                            ? "Head outputs restricted to background + the image's classes (train protocol, ALGORITHM.md §7)"
                            : "No image-label restriction on head outputs (RRM's val protocol, A17)")

@@ -17,7 +17,7 @@ public static class SharedWarmup
 {
     /// <summary>The config of the warm-up run: the run's, with every value the warm-up cannot see set to its default.</summary>
     /// <remarks>
-    /// B^ct's thresholds and CRF, the energy loss, B^st's CRF, the CAM scales and the backbone stages trained only after the
+    /// B^ct's thresholds and CRF, the energy loss, B^st's CRF, the CAM scales, the weight averages and the backbone stages trained only after the
     /// warm-up (<see cref="BackboneSettings.WarmupFrozenStages"/>) are only used after the warm-up, so runs that differ in them share it too;
     /// so is the total iteration count when the warm-up has its own learning rate and schedule.
     /// </remarks>
@@ -39,6 +39,8 @@ public static class SharedWarmup
         // Only the iterations after the warm-up draw from it.
         AsdtSeed = null,
         HeadSeed = null,
+        // The averages start with the ASDT iterations.
+        AverageDecays = null,
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
         Threads = 0,

@@ -111,6 +111,14 @@ public sealed record Stage1Config
     /// or §7's optional multi-scale + flip averaging. `asdt psm` / `asdt eval-run` default to this value.
     /// </summary>
     public Psm.TestTimeAugmentation Inference { get; init; } = Psm.TestTimeAugmentation.None;
+    /// <summary>
+    /// Decays of exponential moving averages of the trained weights, kept from the first ASDT iteration on and saved with
+    /// the checkpoint (<see cref="WeightAverage"/>; not in the paper: our option). Training never reads them; eval-run and
+    /// psm use one on request (--average d). Null = none.
+    /// </summary>
+    /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? AverageDecays { get; init; }
     public PulseWidthSettings PulseWidth { get; init; } = new();
     public OptimizerSettings Optimizer { get; init; } = new();
     public int Iterations { get; init; } = 20_000;

@@ -88,6 +88,11 @@ public sealed class Stage1Trainer
         if (resume && hasCheckpoint)
             start = TrainingCheckpoint.Load(checkpointPath, network, optimizer);
 
+        // The weight averages (Stage1Config.AverageDecays) start with the ASDT iterations; a checkpoint written after that carries them.
+        using var average = config.AverageDecays is { Length: > 0 } decays ? new WeightAverage(decays) : null;
+        if (average != null && start > config.ClassifierWarmup && !average.TryLoad(checkpointPath, network))
+            throw new AsdtException(checkpointPath, $"the run keeps weight averages but its checkpoint at iteration {start} holds none");
+
         var step = new Stage1Step(config, network);
         using var metrics = new MetricsLog(Path.Combine(runFolder, MetricsFile), resumeFromStep: start);
         var runClock = Stopwatch.StartNew();
@@ -109,6 +114,8 @@ public sealed class Stage1Trainer
             }
             if (t == config.ClassifierWarmup && config.HeadSeed is int headSeed)
                 RedrawHeads(network, headSeed);
+            if (t == config.ClassifierWarmup)
+                average?.Start(network);   // from the weights the first ASDT iteration starts from
             var iterationClock = Stopwatch.StartNew();
             IterationMetrics record;
             using (var scope = NewDisposeScope())
@@ -133,6 +140,7 @@ public sealed class Stage1Trainer
                 optimizer.zero_grad();
                 loss.backward();
                 sgd.Step();
+                average?.Update();
                 m.Timings["backward"] = backwardClock.Elapsed.TotalSeconds;
                 double seconds = iterationClock.Elapsed.TotalSeconds;
                 record = m with { LearningRate = lr, Loss = lossValue, Seconds = seconds, ImagesPerSecond = batch.Size / seconds };
@@ -147,7 +155,7 @@ public sealed class Stage1Trainer
                 if (PolySgd.NonFiniteParameter(network) is string bad)
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
-                TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson);
+                TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson, average?.Tensors());
             }
         }
     }

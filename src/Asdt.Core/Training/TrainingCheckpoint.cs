@@ -19,13 +19,15 @@ public static class TrainingCheckpoint
 
     sealed record TrainingState(long Iteration);
 
-    public static void Save(string folder, nn.Module network, KeptScalarSgd optimizer, long iteration, string configJson)
+    /// <param name="moreTensors">Other tensors to keep with the checkpoint, e.g. the weight averages (<see cref="WeightAverage.Tensors"/>).</param>
+    public static void Save(string folder, nn.Module network, KeptScalarSgd optimizer, long iteration, string configJson,
+        IReadOnlyDictionary<string, Tensor>? moreTensors = null)
     {
         using var scope = NewDisposeScope();
         var optimizerBytes = tensor(optimizer.SaveState(), dtype: ScalarType.Byte);
+        var tensors = new Dictionary<string, Tensor>(moreTensors ?? new Dictionary<string, Tensor>()) { [OptimizerTensor] = optimizerBytes };
         Checkpoint.Save(folder, network, configJson,
-            new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) },
-            new Dictionary<string, Tensor> { [OptimizerTensor] = optimizerBytes });
+            new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) }, tensors);
     }
 
     /// <summary>Restores weights and optimizer state; returns the number of finished iterations.</summary>

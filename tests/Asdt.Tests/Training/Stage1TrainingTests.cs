@@ -327,4 +327,71 @@ public class Stage1TrainingTests
             Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(b, "checkpoint", "model.safetensors"), Path.Combine(resumed, "checkpoint", "model.safetensors"));
         }
     }
+
+    [Fact]
+    public void WeightAveragesFollowTheirDefinitionSurviveResumesAndLeaveTrainingUntouched()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = Path.Combine(temp.Path, "data");
+        DemoDataset.Generate(data, count: 12);
+        var plain = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
+        var averaged = plain with { AverageDecays = [0.5, 0.9] };
+        string study = Path.Combine(temp.Path, "study");
+        Assert.Equal(SharedWarmup.Folder(study, plain), SharedWarmup.Folder(study, averaged));   // the averages start after the warm-up
+        Assert.DoesNotContain("averageDecays", AsdtJson.Serialize(plain));                        // unset: older configs read the same
+
+        // Stopped after the warm-up and after every ASDT iteration, keeping each iteration's weights w_5 … w_9.
+        string stopped = Path.Combine(temp.Path, "stopped");
+        var weights = new List<Dictionary<string, TorchSharp.torch.Tensor>>();
+        for (long stop = 5; stop <= 9; stop++)
+        {
+            new Stage1Trainer(averaged, stopped).Run(resume: stop > 5, stopAfter: stop);
+            weights.Add(Safetensors.Read(Path.Combine(stopped, "checkpoint", "model.safetensors")));
+        }
+        var extra = Safetensors.Read(Path.Combine(stopped, "checkpoint", "extra.safetensors"));
+
+        // Brute force: w̄ = w_5, then w̄ ← d·w̄ + (1 − d)·w_k for k = 6 … 9, in double precision.
+        var moved = weights[0].Keys.Where(k => !weights[0][k].eq(weights[^1][k]).all().item<bool>()).ToList();
+        Assert.Contains(moved, k => k.StartsWith("fc8_seg.")); Assert.Contains(moved, k => k.StartsWith("fc8_stu.")); Assert.Contains(moved, k => k.StartsWith("fc8."));
+        foreach (double d in averaged.AverageDecays)
+        {
+            string prefix = $"average:{WeightAverage.Format(d)}:";
+            var names = extra.Keys.Where(k => k.StartsWith(prefix)).Select(k => k[prefix.Length..]).ToHashSet();
+            Assert.Subset(names, moved.ToHashSet());   // every weight that moved is averaged (and only parameters are)
+            Assert.All(names, n => Assert.True(weights[0].ContainsKey(n), n));
+            foreach (var name in names)
+            {
+                var expected = weights[0][name].to_type(TorchSharp.torch.ScalarType.Float64);
+                foreach (var w in weights.Skip(1)) expected = expected * d + w[name].to_type(TorchSharp.torch.ScalarType.Float64) * (1 - d);
+                var actual = extra[prefix + name].to_type(TorchSharp.torch.ScalarType.Float64);
+                double error = (actual - expected).abs().max().item<double>(), scale = expected.abs().max().item<double>();
+                Assert.True(error <= 1e-6 * Math.Max(scale, 1e-3), $"{name}, decay {d}: off by {error} (scale {scale})");
+            }
+        }
+        // The decays are really different averages, and neither is the last weights.
+        const string fc = "fc8_seg.conv2.weight";
+        Assert.False(extra["average:0.5:" + fc].eq(extra["average:0.9:" + fc]).all().item<bool>());
+        Assert.False(extra["average:0.9:" + fc].eq(weights[^1][fc]).all().item<bool>());
+
+        // Training never reads the averages: the same run without them ends with the same weights and losses; and the run
+        // trained straight through keeps exactly the averages of the stopped one.
+        string without = TrainStoppingAt(plain, Path.Combine(temp.Path, "plain")), straight = TrainStoppingAt(averaged, Path.Combine(temp.Path, "straight"));
+        Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(without, "checkpoint", "model.safetensors"), Path.Combine(stopped, "checkpoint", "model.safetensors"));
+        Assert.Equal(Losses(without), Losses(stopped));
+        Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(straight, "checkpoint", "extra.safetensors"), Path.Combine(stopped, "checkpoint", "extra.safetensors"));
+
+        // Inference with an average loads exactly it; a decay the run did not keep, or a run without averages, is a clear error.
+        using (var run = Stage1Run.Open(stopped, average: 0.9))
+        {
+            var state = run.Network.state_dict();
+            Assert.True(state[fc].eq(extra["average:0.9:" + fc]).all().item<bool>());
+            Assert.Equal("-average0.9", run.WeightsSuffix);
+        }
+        var e = Assert.Throws<AsdtException>(() => Stage1Run.Open(stopped, average: 0.7));
+        Assert.Contains("no weights averaged with decay 0.7 (it has 0.5, 0.9)", e.Message);
+        e = Assert.Throws<AsdtException>(() => Stage1Run.Open(without, average: 0.9));
+        Assert.Contains("holds no averaged weights", e.Message);
+        Assert.Throws<AsdtException>(() => new WeightAverage([0.9, 1.0]));
+        Assert.Throws<AsdtException>(() => new WeightAverage([0.9, 0.9]));
+    }
 }
