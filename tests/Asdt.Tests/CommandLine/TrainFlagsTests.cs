@@ -57,7 +57,7 @@ public class TrainFlagsTests
     {
         Assert.Null(Parse("--preset", "cpu").AverageDecays);
         var c = Parse("--preset", "cpu", "--average-decays", "0.99,0.995");
-        Assert.Equal([0.99, 0.995], c.AverageDecays);
+        Assert.Equal([0.99, 0.995], c.AverageDecays!);
         Assert.Equal(["--average-decays=0.99,0.995"], c.Overrides);
         Assert.StartsWith("--average-decays: ", Assert.Throws<AsdtException>(() => Parse("--average-decays", "0.9,1")).Message);
         Assert.Contains("repeat", Assert.Throws<AsdtException>(() => Parse("--average-decays", "0.9,0.9")).Message);
