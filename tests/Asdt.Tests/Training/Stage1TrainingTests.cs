@@ -21,6 +21,14 @@ public class Stage1TrainingTests
         Threads = 2,
     };
 
+    /// <summary>Twelve generated demo images in &lt;folder&gt;/data; returns that folder.</summary>
+    static string DemoData(string folder)
+    {
+        string data = Path.Combine(folder, "data");
+        DemoDataset.Generate(data, count: 12);
+        return data;
+    }
+
     [Fact]
     public void ClassificationAndSegmentationLossesFallAndMetricsDescribeEveryIteration()
     {
@@ -141,8 +149,7 @@ public class Stage1TrainingTests
     public void RunsStartedFromTheSharedWarmupContinueExactlyLikeWholeRuns()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
-        DemoDataset.Generate(data, count: 12);
+        string data = DemoData(temp.Path);
         var alternate = TinyConfig(data, iterations: 14) with { ClassifierWarmup = 6 };
         // Row I also differs in what only the iterations after the warm-up use (B^ct's α, L_str's weight): it still shares the warm-up.
         var rowI = alternate with
@@ -197,8 +204,7 @@ public class Stage1TrainingTests
     public void StagesFrozenOnlyForTheWarmupStayPutThroughItAndTrainAfterItAlsoFromTheSharedWarmup()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
-        DemoDataset.Generate(data, count: 12);
+        string data = DemoData(temp.Path);
         var frozen = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
         var fineTuned = frozen with { Backbone = frozen.Backbone with { FrozenStages = 4, WarmupFrozenStages = 5 } };
         string study = Path.Combine(temp.Path, "study");
@@ -264,8 +270,7 @@ public class Stage1TrainingTests
     public void AnAsdtSeedRedrawsOnlyTheIterationsAfterTheWarmupAndSharesTheWarmup()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
-        DemoDataset.Generate(data, count: 12);
+        string data = DemoData(temp.Path);
         var plain = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
         var redrawn = plain with { AsdtSeed = plain.Seed + 1 };
         string study = Path.Combine(temp.Path, "study");
@@ -307,8 +312,7 @@ public class Stage1TrainingTests
         Assert.All(before.Keys.Where(IsHead), k => Assert.False(Same(first[k], network.state_dict()[k]), k));
 
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
-        DemoDataset.Generate(data, count: 12);
+        string data = DemoData(temp.Path);
         var plain = TinyConfig(data, iterations: 8) with { ClassifierWarmup = 5 };
         var redrawn = plain with { HeadSeed = 7 };
         Assert.Equal(SharedWarmup.Folder(Path.Combine(temp.Path, "study"), plain), SharedWarmup.Folder(Path.Combine(temp.Path, "study"), redrawn));
@@ -332,8 +336,7 @@ public class Stage1TrainingTests
     public void WeightAveragesFollowTheirDefinitionSurviveResumesAndLeaveTrainingUntouched()
     {
         using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
-        DemoDataset.Generate(data, count: 12);
+        string data = DemoData(temp.Path);
         var plain = TinyConfig(data, iterations: 9) with { ClassifierWarmup = 5 };
         var averaged = plain with { AverageDecays = [0.5, 0.9] };
         string study = Path.Combine(temp.Path, "study");
