@@ -25,6 +25,8 @@ public sealed class WeightAverage : IDisposable
 
     readonly double[] decays;
     readonly Dictionary<double, Dictionary<string, Tensor>> averages = [];
+    /// <summary>1 − d per decay, made once on the parameters' device (not a temporary tensor per parameter and update).</summary>
+    readonly Dictionary<double, Tensor> steps = [];
     Dictionary<string, TorchSharp.Modules.Parameter> parameters = [];
 
     /// <summary>Averages with these decays, not started yet (<see cref="Start"/>, <see cref="TryLoad"/>).</summary>
@@ -55,7 +57,8 @@ public sealed class WeightAverage : IDisposable
         parameters = Trainable(network);
         using var noGrad = no_grad();
         foreach (double d in decays)
-            averages[d] = parameters.ToDictionary(p => p.Key, p => p.Value.detach().clone());
+            averages[d] = parameters.ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope());
+        MakeSteps();
     }
 
     /// <summary>Restores the averages saved with a checkpoint (<see cref="Tensors"/>); false when it holds none.</summary>
@@ -81,6 +84,7 @@ public sealed class WeightAverage : IDisposable
                     average[name] = t;
                 }
             }
+            MakeSteps();
             return true;
         }
         catch
@@ -97,7 +101,7 @@ public sealed class WeightAverage : IDisposable
         using var noGrad = no_grad();
         foreach (var (d, average) in averages)
             foreach (var (name, a) in average)
-                a.lerp_(parameters[name], 1 - d);
+                a.lerp_(parameters[name], steps[d]);
     }
 
     /// <summary>The averages as named tensors for the checkpoint's extra tensors (empty before <see cref="Start"/>; the live tensors: save them before the next update).</summary>
@@ -151,10 +155,19 @@ public sealed class WeightAverage : IDisposable
     static Dictionary<string, TorchSharp.Modules.Parameter> Trainable(nn.Module network) =>
         network.named_parameters().Where(p => p.parameter.requires_grad).ToDictionary(p => p.name, p => p.parameter);
 
+    void MakeSteps()
+    {
+        var like = parameters.Values.FirstOrDefault();
+        foreach (double d in decays)
+            steps[d] = tensor((float)(1 - d), dtype: like?.dtype ?? ScalarType.Float32, device: like?.device).DetachFromDisposeScope();
+    }
+
     void Clear()
     {
         foreach (var a in averages.Values) foreach (var t in a.Values) t.Dispose();
+        foreach (var t in steps.Values) t.Dispose();
         averages.Clear();
+        steps.Clear();
     }
 
     public void Dispose() => Clear();
