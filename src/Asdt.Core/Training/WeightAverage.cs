@@ -36,12 +36,6 @@ public sealed class WeightAverage : IDisposable
         this.decays = [.. decays];
     }
 
-    /// <summary>The decays, as given.</summary>
-    public IReadOnlyList<double> Decays => decays;
-
-    /// <summary>True once the averages hold weights (from <see cref="Start"/> or <see cref="TryLoad"/>).</summary>
-    public bool Started => averages.Count > 0;
-
     /// <summary>Checks that every decay lies in [0, 1) and none repeats (<paramref name="source"/> names where they came from).</summary>
     public static void Validate(IReadOnlyList<double> decays, string source)
     {
