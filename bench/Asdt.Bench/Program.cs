@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, (string Help, Func<string[], int> Run)>(
 {
     ["crf"] = ("dense CRF and permutohedral lattice: speed and peak memory", CrfBenchmark.Run),
     ["training"] = ("stage-1 iteration: time per part, images/s, network GFLOP/s vs matmul ([iterations] [preset])", TrainingBenchmark.Run),
+    ["cam-scales"] = ("stage-1 iteration with the preset's CAM scales against the paper's, side by side ([iterations] [rounds] [preset])", CamScalesBenchmark.Run),
     ["memory"] = ("stage-1 RSS after 100 vs 1,000 iterations (quick preset, demo data)", TrainingBenchmark.Memory),
     ["psm"] = ("PSM generation throughput and peak RSS on MSRC-21 train at full resolution", PsmEvalBenchmark.Psm),
     ["eval"] = ("evaluation throughput: MSRC-21 train and the 1,449 VOC val masks", PsmEvalBenchmark.Eval),

@@ -25,18 +25,12 @@ static class TrainingBenchmark
         double matmul = MatmulGflops();
         Console.WriteLine(string.Create(Inv, $"dense matmul (2048², float32, torch.mm): **{matmul:F1} GFLOP/s**\n"));
 
-        // No warm-up and a short PW period, so both phases (B^ct only, and B^ct + B^st) are measured.
-        var config = Stage1Presets.Get(preset) with
-        {
-            ClassifierWarmup = 0, Iterations = iterations + 2, CheckpointEvery = 0,
-            PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 },
-        };
-        using var folder = new TempDir();
-        var records = new List<IterationMetrics>();
+        var config = IterationConfig(preset, iterations);
+        List<IterationMetrics> records;
         double flops;
         using (var counter = FlopCounter.Start())
         {
-            new Stage1Trainer(config, folder.Path).Run(false, onIteration: records.Add);
+            records = Train(config);
             flops = counter.Flops;
         }
         var (network, _, _) = Stage1Model.Create(config);
@@ -52,7 +46,7 @@ static class TrainingBenchmark
         // Backward ≈ 2× the forward of the trained pass (input and weight gradients).
         double networkFlops = 3 * scaleOne + camFlops;
 
-        var steady = records.Skip(2).ToList();
+        var steady = records.Skip(UnsteadyIterations).ToList();
         var parts = steady.SelectMany(r => r.Timings.Keys).Distinct().ToList();
         double total = steady.Average(r => r.Seconds);
         Console.WriteLine("| part | s / iteration | share |");
@@ -98,6 +92,28 @@ static class TrainingBenchmark
         Console.WriteLine(string.Create(Inv, $"| {iterations} | {rssLate:F0} |"));
         Console.WriteLine(string.Create(Inv, $"\ngrowth: **{100 * (rssLate - rssEarly) / rssEarly:+0.0;-0.0}%** (target within 5%); peak {BenchMachine.PeakMiB():F0} MiB; {clock.Elapsed.TotalMinutes:F1} min"));
         return 0;
+    }
+
+    /// <summary>Iterations at the start of a measured run that are left out of its means (first allocations, oneDNN's kernel choice).</summary>
+    internal const int UnsteadyIterations = 2;
+
+    /// <summary>
+    /// <paramref name="preset"/> with no warm-up, no checkpoints and a short PW period, so that <paramref name="iterations"/>
+    /// steady ASDT iterations cover both phases (B^ct only, and B^ct + B^st).
+    /// </summary>
+    internal static Stage1Config IterationConfig(string preset, int iterations) => Stage1Presets.Get(preset) with
+    {
+        ClassifierWarmup = 0, Iterations = iterations + UnsteadyIterations, CheckpointEvery = 0,
+        PulseWidth = new PulseWidthSettings { Period = 4, Tau = 2 },
+    };
+
+    /// <summary>Trains <paramref name="config"/> in a temporary folder and returns every iteration's metrics.</summary>
+    internal static List<IterationMetrics> Train(Stage1Config config)
+    {
+        using var folder = new TempDir();
+        var records = new List<IterationMetrics>();
+        new Stage1Trainer(config, folder.Path).Run(false, onIteration: records.Add);
+        return records;
     }
 
     static double MatmulGflops()
