@@ -26,6 +26,9 @@ public static class EvalRunCommand
     static readonly Option<string?> Heads = new("--heads") { Description = "Which outputs: any of st,s,max (comma-separated), or none [default: all three]" };
     static readonly Option<bool> Bct = new("--bct") { Description = "Also score the class-teacher's reliable label B^ct on whole images (with the run's settings, or --alpha-low … to try others)" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
+    // A warm-up folder's config holds the paper's CAM scales whatever run made it (runs with any scales share it), so
+    // B^ct of a warm-up with the scales a run trains on needs them given here.
+    static readonly Option<string?> BctCamScales = new("--bct-cam-scales") { Description = "B^ct: the online CAM scales behind it [default: the run's config; a shared warm-up folder's says the paper's 1,0.5,1.5,2]" };
     static readonly Option<bool> NoCam = new("--no-cam") { Description = "Skip the CAM threshold sweep" };
     static readonly Option<string?> CamScales = new("--cam-scales") { Description = "CAM scales (PSA: 1,0.5,1.5,2)" };
     static readonly Option<bool> CamNoFlip = new("--cam-no-flip") { Description = "CAMs without the horizontal flip" };
@@ -46,12 +49,13 @@ public static class EvalRunCommand
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
         command.Options.Add(Bct);
+        command.Options.Add(BctCamScales);
         foreach (var o in ReliableLabelOptions.Options) command.Options.Add(o);
         command.Options.Add(CrfOption.Option);
         command.SetAction(parse =>
         {
             string runFolder = parse.GetValue(Run)!;
-            if (!parse.GetValue(Bct) && TrainCommand.GivenOptions(parse, [.. ReliableLabelOptions.Options]).ToArray() is { Length: > 0 } given)
+            if (!parse.GetValue(Bct) && TrainCommand.GivenOptions(parse, [.. ReliableLabelOptions.Options, BctCamScales]).ToArray() is { Length: > 0 } given)
                 throw new AsdtException($"{string.Join(", ", given)} only apply with --bct (they change how B^ct is made)");
             using var run = Stage1Run.Open(runFolder, parse.GetValue(Dataset), parse.GetValue(Root), parse.GetValue(Average));
             string split = parse.GetValue(Split) ?? run.Config.Data.Split;
@@ -79,7 +83,7 @@ public static class EvalRunCommand
                 Shard = Shard.Parse(parse.GetValue(ShardOption)),
                 Threads = parse.GetValue(Threads),
                 ReliableLabel = parse.GetValue(Bct) ? ReliableLabelOptions.Apply(new FlagOverrides(parse), run.Config.ReliableLabel) : null,
-                ReliableLabelCamScales = run.Config.CamScales,
+                ReliableLabelCamScales = parse.GetValue(BctCamScales) is string b ? ParseScales(b, "--bct-cam-scales") : run.Config.CamScales,
             };
             var shard = settings.Shard;
             string output = parse.GetValue(Out) ?? Path.Combine(runFolder, $"eval-{split}{run.WeightsSuffix}" + (shard.Count == 1 ? "" : $"-shard{shard.Index}of{shard.Count}"));

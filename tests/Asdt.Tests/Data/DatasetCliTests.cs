@@ -65,4 +65,13 @@ public class DatasetCliTests
         Assert.Equal(2, r.Code);
         Assert.Equal("asdt: error: --alpha-low, --label-crf only apply with --bct (they change how B^ct is made)", r.Err.TrimEnd());
     }
+
+    [Fact]
+    public void EvalRun_BctCamScalesWithoutBct_IsRefusedToo_Exit2()
+    {
+        using var tmp = TestData.NewTempFolder();
+        var r = Asdt(tmp.Path, "eval-run", "--run", "no-such-run", "--bct-cam-scales", "1,0.5,1.5");
+        Assert.Equal(2, r.Code);
+        Assert.Equal("asdt: error: --bct-cam-scales only apply with --bct (they change how B^ct is made)", r.Err.TrimEnd());
+    }
 }
