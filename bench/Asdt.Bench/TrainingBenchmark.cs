@@ -10,7 +10,7 @@ namespace Asdt.Bench;
 /// <summary>
 /// Stage-1 training iteration (issue 9): where the time of an iteration goes (network forward/backward,
 /// multi-scale CAM passes, reliable-label CRFs, B^st CRFs, energy losses, data), images/s, and the achieved
-/// GFLOP/s of the network part against this machine's dense matmul GFLOP/s measured in the same run.
+/// GFLOP/s of the network part against this machine's best dense-kernel GFLOP/s (matmul, 3×3 convolution) measured in the same run.
 /// `memory` runs the quick preset for 1,000 iterations and compares RSS after 100 and after 1,000.
 /// </summary>
 static class TrainingBenchmark
@@ -22,8 +22,13 @@ static class TrainingBenchmark
         int iterations = args.Length > 0 ? int.Parse(args[0], Inv) : 20;
         string preset = args.Length > 1 ? args[1] : "cpu";
         Console.WriteLine($"# Stage-1 training iteration ({preset} preset)\n\n{BenchMachine.Describe()}; torch threads {get_num_threads()}\n");
-        double matmul = MatmulGflops();
-        Console.WriteLine(string.Create(Inv, $"dense matmul (2048², float32, torch.mm): **{matmul:F1} GFLOP/s**\n"));
+        // The reference is the best of several dense kernels: a 2048² torch.mm alone is not this CPU's peak, and oneDNN's
+        // convolutions (what the network runs) can exceed it, which made the ratio read above 100 %.
+        var references = DenseReferences();
+        foreach (var (name, g) in references)
+            Console.WriteLine(string.Create(Inv, $"- {name}: {g:F1} GFLOP/s"));
+        double reference = references.Max(r => r.Gflops);
+        Console.WriteLine(string.Create(Inv, $"\ndense reference (best of the above): **{reference:F1} GFLOP/s**\n"));
 
         var config = IterationConfig(preset, iterations);
         List<IterationMetrics> records;
@@ -52,7 +57,7 @@ static class TrainingBenchmark
         double gflops = networkFlops / networkSeconds / 1e9;
         Console.WriteLine(string.Create(Inv, $"images/s: {config.BatchSize / total:F2} (batch {config.BatchSize}, crop {config.Data.CropSize})"));
         Console.WriteLine(string.Create(Inv, $"network FLOPs / iteration: {networkFlops / 1e9:F1} G (forward, CAM passes included, {forwardFlops / 1e9:F1} G; backward through the trained layers {backwardFlops / 1e9:F1} G)"));
-        Console.WriteLine(string.Create(Inv, $"network part: {networkSeconds:F3} s → **{gflops:F1} GFLOP/s = {100 * gflops / matmul:F0}% of matmul** (target ≥ 35%)"));
+        Console.WriteLine(string.Create(Inv, $"network part: {networkSeconds:F3} s → **{gflops:F1} GFLOP/s = {100 * gflops / reference:F0}% of the dense reference** (target ≥ 35%)"));
         double other = total - networkSeconds;
         Console.WriteLine(string.Create(Inv, $"not the network (CRFs, losses, data): {other:F3} s = **{100 * other / total:F0}%** of an iteration (target ≤ 25%)"));
         return 0;
@@ -107,18 +112,39 @@ static class TrainingBenchmark
         return records;
     }
 
-    static double MatmulGflops()
+    /// <summary>
+    /// GFLOP/s of dense float32 kernels on this machine, each the best of five timed runs after one untimed:
+    /// torch.mm at 2048² and 4096², and a 3×3 convolution (256 → 256 channels, 64×64, batch 4) like the backbone's.
+    /// </summary>
+    static List<(string Name, double Gflops)> DenseReferences()
     {
-        const int n = 2048;
-        using var scope = NewDisposeScope();
-        var a = randn(n, n); var b = randn(n, n);
-        a.mm(b).Dispose();
+        var list = new List<(string, double)>();
+        foreach (int n in new[] { 2048, 4096 })
+        {
+            using var scope = NewDisposeScope();
+            var a = randn(n, n); var b = randn(n, n);
+            list.Add(($"torch.mm {n}²", BestGflops(2.0 * n * n * n, () => a.mm(b).Dispose())));
+        }
+        {
+            const int batch = 4, channels = 256, size = 64;
+            using var scope = NewDisposeScope();
+            var x = randn(batch, channels, size, size);
+            var w = randn(channels, channels, 3, 3);
+            double flops = 2.0 * batch * channels * channels * 9 * size * size;
+            list.Add(($"conv2d 3×3, {channels}→{channels}, {batch}×{size}×{size}", BestGflops(flops, () => nn.functional.conv2d(x, w, padding: [1, 1]).Dispose())));
+        }
+        return list;
+    }
+
+    static double BestGflops(double flops, Action run)
+    {
+        run();
         double best = 0;
         for (int r = 0; r < 5; r++)
         {
             var clock = Stopwatch.StartNew();
-            a.mm(b).Dispose();
-            best = Math.Max(best, 2.0 * n * n * n / clock.Elapsed.TotalSeconds / 1e9);
+            run();
+            best = Math.Max(best, flops / clock.Elapsed.TotalSeconds / 1e9);
         }
         return best;
     }
