@@ -42,6 +42,7 @@ public static class AsdtCommandLine
         yield return Asdt.Cli.Commands.PsmCommand.Create();
         yield return Asdt.Cli.Commands.EvalCommand.Create();
         yield return Asdt.Cli.Commands.EvalRunCommand.Create();
+        yield return Asdt.Cli.Commands.SelectCheckpointCommand.Create();
         yield return Asdt.Cli.Commands.CompareCommand.Create();
         yield return Asdt.Cli.Commands.ReportCommand.Create();
         yield return Asdt.Cli.Commands.AblateCommand.Create();

@@ -19,7 +19,7 @@ public static class EvalRunCommand
     static readonly Option<string?> Split = new("--split") { Description = "Split to score [default: the run's training split]" };
     static readonly Option<string?> Dataset = new("--dataset") { Description = "Another dataset with the same classes (built-in name or descriptor)" };
     static readonly Option<string?> Root = new("--root") { Description = "Dataset root folder" };
-    static readonly Option<string?> Out = new("--out") { Description = "Output folder [default: <run>/eval-<split>, with --average <run>/eval-<split>-average<d>]" };
+    static readonly Option<string?> Out = new("--out") { Description = "Output folder [default: <run>/eval-<split>, with --average <run>/eval-<split>-average<d>, with --checkpoint <run>/eval-<split>-iteration<N> or -last]" };
     static readonly Option<string> Restrict = new("--restrict") { Description = "Restrict head outputs to the image labels: auto (only on the run's training split), yes, no (RRM's val protocol, A17)", DefaultValueFactory = _ => "auto" };
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Only the plain argmax variants (no dense CRF)" };
     static readonly Option<bool> CrfOnly = new("--crf-only") { Description = "Only the CRF variants (skip plain argmax)" };
@@ -37,6 +37,7 @@ public static class EvalRunCommand
     static readonly Option<int?> Limit = new("--limit") { Description = "Score only the first N images (quick look)" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i" };
     static readonly Option<double?> Average = InferenceFlags.AverageOption();
+    static readonly Option<string?> Checkpoint = InferenceFlags.CheckpointOption();
     static readonly InferenceFlags Inference = new();
     static readonly CrfFlag CrfOption = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CPU threads for libtorch and the CRFs (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -45,7 +46,7 @@ public static class EvalRunCommand
     {
         var command = new Command("eval-run", "Score a trained run directly: P^st, P^s, P̄ (Table 4) with and without CRF, and CAMs with a background-threshold sweep → <run>/eval-<split>/ (JSON + Markdown per variant).")
         {
-            Run, Split, Dataset, Root, Out, Average, Restrict, NoCrf, CrfOnly, Heads, NoCam, CamScales, CamNoFlip, CamThresholds, CamThreshold, Limit, ShardOption, Threads,
+            Run, Split, Dataset, Root, Out, Average, Checkpoint, Restrict, NoCrf, CrfOnly, Heads, NoCam, CamScales, CamNoFlip, CamThresholds, CamThreshold, Limit, ShardOption, Threads,
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
         command.Options.Add(Bct);
@@ -57,7 +58,7 @@ public static class EvalRunCommand
             string runFolder = parse.GetValue(Run)!;
             if (!parse.GetValue(Bct) && TrainCommand.GivenOptions(parse, [.. ReliableLabelOptions.Options, BctCamScales]).ToArray() is { Length: > 0 } given)
                 throw new AsdtException($"{string.Join(", ", given)} only apply with --bct (they change how B^ct is made)");
-            using var run = Stage1Run.Open(runFolder, parse.GetValue(Dataset), parse.GetValue(Root), parse.GetValue(Average));
+            using var run = Stage1Run.Open(runFolder, parse.GetValue(Dataset), parse.GetValue(Root), parse.GetValue(Average), parse.GetValue(Checkpoint));
             string split = parse.GetValue(Split) ?? run.Config.Data.Split;
             bool restrict = parse.GetValue(Restrict)!.ToLowerInvariant() switch
             {

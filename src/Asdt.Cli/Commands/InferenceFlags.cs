@@ -21,6 +21,12 @@ public sealed class InferenceFlags
         Description = "Use the weights averaged with this decay (a run trained with --average-decays) instead of the last weights",
     };
 
+    /// <summary>--checkpoint: run the heads with the weights of a kept checkpoint, or the last ones, instead of the run's default.</summary>
+    public static Option<string?> CheckpointOption() => new("--checkpoint")
+    {
+        Description = "Which weights: 'last', or the iteration of a kept checkpoint [default: the one the run's checkpoint selection chose, else the last]",
+    };
+
     public TestTimeAugmentation Resolve(ParseResult parse, TestTimeAugmentation runDefault)
     {
         if (parse.GetValue(single))

@@ -20,6 +20,7 @@ public static class PsmCommand
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Plain argmax, no dense CRF" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i (for job arrays)" };
     static readonly Option<double?> Average = InferenceFlags.AverageOption();
+    static readonly Option<string?> Checkpoint = InferenceFlags.CheckpointOption();
     static readonly InferenceFlags Inference = new();
     static readonly CrfFlag CrfOption = new();
     static readonly Option<int> Threads = new("--threads") { Description = "CPU threads for libtorch and the CRFs (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -28,14 +29,14 @@ public static class PsmCommand
     {
         var command = new Command("psm", "Write pseudo segmentation masks (P̄ → dense CRF → argmax) for a split as VOC palette PNGs; resumable, shardable.")
         {
-            Run, Out, Split, Dataset, Root, Average, Source, NoRestrict, NoCrf, ShardOption, Threads,
+            Run, Out, Split, Dataset, Root, Average, Checkpoint, Source, NoRestrict, NoCrf, ShardOption, Threads,
         };
         foreach (var o in Inference.Options) command.Options.Add(o);
         command.Options.Add(CrfOption.Option);
         command.SetAction(parse =>
         {
             string run = parse.GetValue(Run)!;
-            using var stage1 = Stage1Run.Open(run, parse.GetValue(Dataset), parse.GetValue(Root), parse.GetValue(Average));
+            using var stage1 = Stage1Run.Open(run, parse.GetValue(Dataset), parse.GetValue(Root), parse.GetValue(Average), parse.GetValue(Checkpoint));
             string split = parse.GetValue(Split) ?? stage1.Config.Data.Split;
             string output = parse.GetValue(Out) ?? Path.Combine(run, $"psm-{split}{stage1.WeightsSuffix}");
             var settings = new PsmSettings
@@ -57,9 +58,11 @@ public static class PsmCommand
 
     /// <summary>psm.json: which run, split and inference made the masks of a folder.</summary>
     /// <param name="Average">The weight average's decay (<see cref="WeightAverage"/>); null = the last weights (and left out of the file).</param>
+    /// <param name="Iteration">The iteration whose weights made the masks (<see cref="CheckpointSelection"/>); null in folders written before it was recorded: the last.</param>
     public sealed record PsmRecord(string Run, string Split, PsmSource Source, bool RestrictToImageLabels, string? Crf,
         TestTimeAugmentation Inference, string Shard,
-        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] double? Average = null);
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] double? Average = null,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Iteration = null);
 
     public static void Generate(Stage1Run stage1, string split, string output, PsmSettings settings, Shard shard)
     {
@@ -67,9 +70,9 @@ public static class PsmCommand
         IO.AtomicFile.CreateFolder(output);
         // What made these masks, beside them (a rerun with other settings into the same folder would mix masks).
         string record = Path.Combine(output, SettingsFile);
-        var made = new PsmRecord(stage1.Folder, split, settings.Source, settings.RestrictToImageLabels, settings.Crf?.ToString(), settings.Augmentation, shard.ToString(), stage1.Average);
+        var made = new PsmRecord(stage1.Folder, split, settings.Source, settings.RestrictToImageLabels, settings.Crf?.ToString(), settings.Augmentation, shard.ToString(), stage1.Average, stage1.Iteration);
         if (File.Exists(record) && AsdtJson.Read<PsmRecord>(record) is var before
-            && AsdtJson.Serialize(before with { Run = made.Run, Shard = made.Shard }) != AsdtJson.Serialize(made))
+            && AsdtJson.Serialize(before with { Run = made.Run, Shard = made.Shard, Iteration = before.Iteration ?? TrainingCheckpoint.FinishedIterations(stage1.Folder) }) != AsdtJson.Serialize(made))
             throw new AsdtException(record, "this folder holds masks made with other settings (split, source, restriction, CRF, inference or weights); use another --out");
         if (!File.Exists(record)) IO.AtomicFile.WriteAllText(record, AsdtJson.Serialize(made));
         int written = 0, total = shard.Select(stage1.Dataset.Ids(split)).Count;

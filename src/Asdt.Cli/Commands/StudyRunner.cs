@@ -76,6 +76,7 @@ public static class StudyRunner
             RunFolder.RequireSameConfig(runFolder, AsdtJson.Serialize(config),
                 "this folder holds a finished run with a different configuration; choose another --out or remove the run");
             Console.WriteLine($"{label}: already trained ({finished} iterations) in {runFolder}");
+            SelectCheckpointCommand.SelectIfAsked(label, config, runFolder);
             return config;
         }
         bool resume = File.Exists(Path.Combine(runFolder, Stage1Trainer.ConfigFile));
@@ -169,7 +170,9 @@ public static class StudyRunner
         bool same = existing.Split == split && existing.RestrictToImageLabels == settings.RestrictToImageLabels
                     && existing.Crf == settings.Crf?.ToString() && existing.Inference == settings.Augmentation.ToString() && existing.Shard == null
                     && settings.Sources.All(s => existing.Variants.Any(v => v.Source == HeadEvaluation.SourceName(s)))
-                    && (!settings.Cam || existing.Cam != null);
+                    && (!settings.Cam || existing.Cam != null)
+                    // the weights scored are the run's default ones (a checkpoint chosen since then makes them stale)
+                    && (existing.Iteration ?? TrainingCheckpoint.FinishedIterations(runFolder)) == Stage1Run.DefaultIteration(runFolder);
         return same ? existing : null;
     }
 

@@ -42,6 +42,9 @@ public static class TrainCommand
     static readonly Option<string?> AverageDecays = new("--average-decays") { Description = "Also keep moving averages of the weights from the first ASDT iteration on, one per decay (e.g. 0.99,0.995; not in the paper); eval-run and psm use one with --average" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
+    static readonly Option<long?> KeepCheckpointsFrom = new("--keep-checkpoints-from") { Description = "Keep the weights of this iteration and every --keep-checkpoints-every-th after it (and the last), and when training ends use those that score best on --checkpoint-selection-split instead of the last (not in the paper)" };
+    static readonly Option<int?> KeepCheckpointsEvery = new("--keep-checkpoints-every") { Description = "Iterations between kept checkpoints [default: 100]" };
+    static readonly Option<string?> CheckpointSelectionSplit = new("--checkpoint-selection-split") { Description = "Split whose P̄ + CRF mIoU chooses among the kept checkpoints (never the one you report) [default: val]" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
     static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
 
@@ -72,7 +75,7 @@ public static class TrainCommand
     static IEnumerable<Option> AllOptions() =>
     [
         Preset, Out, Resume, Dataset, Root, Split, Backbone, Weights, OutputStride, FrozenStages, WarmupFrozenStages, HeadWidth, HeadDilation, ClassifierInit, EnergyWeight, CamScales, Iterations, BatchSize, Crop, Strategy, Period, Tau, Reading,
-        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, AverageDecays, Threads, CheckpointEvery, Device, .. ReliableLabelOptions.Options,
+        Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, AverageDecays, Threads, CheckpointEvery, KeepCheckpointsFrom, KeepCheckpointsEvery, CheckpointSelectionSplit, Device, .. ReliableLabelOptions.Options,
     ];
 
     /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
@@ -138,13 +141,32 @@ public static class TrainCommand
             HeadSeed = flags.Optional(HeadSeed, c.HeadSeed),
             WarmupSelection = Selection(flags, c.WarmupSelection),
             AverageDecays = flags.Text(AverageDecays, null) is string decays ? ParseDecays(decays) : c.AverageDecays,
+            CheckpointSelection = CheckpointChoice(flags, c.CheckpointSelection),
             // A machine setting, not the algorithm's: kept in config.json's "threads", not listed among the overrides (whose
             // study-table line says they take precedence over the preset's deviations from the paper).
             Threads = parse.GetValue(Threads) ?? c.Threads,
             CheckpointEvery = flags.Value(CheckpointEvery, c.CheckpointEvery),
             Device = flags.Text(Device, c.Device)!,
         };
+        c.CheckpointSelection?.Validate(c.Iterations);
         return c with { Overrides = [.. c.Overrides, .. flags.Applied] };
+    }
+
+    /// <summary>--keep-checkpoints-from, --keep-checkpoints-every and --checkpoint-selection-split on top of the preset's (none without a first iteration).</summary>
+    static CheckpointSelectionSettings? CheckpointChoice(FlagOverrides flags, CheckpointSelectionSettings? current)
+    {
+        long? from = flags.Optional(KeepCheckpointsFrom, current?.From);
+        if (from is not long first)
+            return flags.Text(CheckpointSelectionSplit, null) != null || flags.Optional(KeepCheckpointsEvery, null) != null
+                ? throw new AsdtException("--keep-checkpoints-every and --checkpoint-selection-split need --keep-checkpoints-from")
+                : null;
+        var s = current ?? new CheckpointSelectionSettings();
+        return s with
+        {
+            From = first,
+            Every = flags.Value(KeepCheckpointsEvery, s.Every),
+            Split = flags.Text(CheckpointSelectionSplit, s.Split)!,
+        };
     }
 
     static double[] ParseDecays(string text)
@@ -186,5 +208,6 @@ public static class TrainCommand
         // A resumed run starts its rate and ETA from the checkpoint's iteration, not from 0.
         long done = resume ? TrainingCheckpoint.FinishedIterations(output) : 0;
         ProgressDisplay.Run("stage 1", config.Iterations, done, sink => trainer.Run(resume, sink));
+        SelectCheckpointCommand.SelectIfAsked("train", config, output);
     }
 }

@@ -112,6 +112,9 @@ public sealed record HeadEvaluation
     /// <summary>The decay of the weight average scored (<see cref="Training.WeightAverage"/>); null = the run's last weights.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public double? Average { get; init; }
+    /// <summary>The iteration whose weights were scored (the chosen one after a <see cref="Training.CheckpointSelection"/>); null in files written before it was recorded (the last).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public long? Iteration { get; init; }
     public string Protocol { get; init; } = "";
     public HeadVariantScore[] Variants { get; init; } = [];
     public CamSweepResult? Cam { get; init; }
@@ -142,7 +145,7 @@ public sealed record HeadEvaluation
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"## Heads and CAMs of {Run} ({Strategy}{(Average is double d ? $", weights averaged with decay {Training.WeightAverage.Format(d)}" : "")})");
+        sb.AppendLine(inv, $"## Heads and CAMs of {Run} ({Strategy}{(Iteration is long it ? $", weights of iteration {it}" : "")}{(Average is double d ? $", averaged with decay {Training.WeightAverage.Format(d)}" : "")})");
         sb.AppendLine();
         sb.AppendLine(inv, $"{Dataset} / {Split}{(Shard != null ? $" (shard {Shard})" : "")}: {Images} images. {Protocol}");
         sb.AppendLine();
@@ -327,6 +330,7 @@ public static class HeadEvaluator
             Crf = settings.Crf?.ToString(),
             Inference = settings.Augmentation.ToString(),
             Average = run.Average,
+            Iteration = run.Iteration,
             Protocol = (settings.RestrictToImageLabels
                            ? "Head outputs restricted to background + the image's classes (train protocol, ALGORITHM.md §7)"
                            : "No image-label restriction on head outputs (RRM's val protocol, A17)")

@@ -41,6 +41,8 @@ public static class SharedWarmup
         HeadSeed = null,
         // The averages start with the ASDT iterations.
         AverageDecays = null,
+        // Kept checkpoints come from the ASDT iterations, and the choice among them from the run.
+        CheckpointSelection = null,
         Inference = Psm.TestTimeAugmentation.None,
         CheckpointEvery = 0,
         Threads = 0,

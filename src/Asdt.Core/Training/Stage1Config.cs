@@ -161,6 +161,13 @@ public sealed record Stage1Config
     /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public WarmupSelectionSettings? WarmupSelection { get; init; }
+    /// <summary>
+    /// Keep the weights of every N-th iteration from an iteration on and use the ones that score best on another split
+    /// instead of the last (<see cref="Training.CheckpointSelection"/>; not in the paper); null = the last weights.
+    /// </summary>
+    /// <remarks>Left out of config.json when null, so configs and shared warm-up hashes written before the setting existed stay valid.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public CheckpointSelectionSettings? CheckpointSelection { get; init; }
     public int CheckpointEvery { get; init; } = 1000;
     /// <summary>CPU threads for libtorch, CRFs and energy losses (0 = all cores; <see cref="Runs.ComputeThreads"/>). A resume may change it.</summary>
     public int Threads { get; init; }

@@ -157,6 +157,13 @@ public sealed class Stage1Trainer
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
                 TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson, average?.Tensors());
             }
+            // The weights the selection compares (Stage1Config.CheckpointSelection), the last ones always among them.
+            if (config.CheckpointSelection is { } selection && selection.Keeps(t + 1, config.Iterations) && t + 1 > config.ClassifierWarmup)
+            {
+                if (PolySgd.NonFiniteParameter(network) is string bad)
+                    throw new AsdtException(Path.Combine(runFolder, MetricsFile), $"weights became non-finite ({bad}) in the update of iteration {t}");
+                TrainingCheckpoint.SaveWeights(CheckpointSelection.Folder(runFolder, t + 1), network, t + 1, configJson);
+            }
         }
     }
 

@@ -30,6 +30,11 @@ public static class TrainingCheckpoint
             new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) }, tensors);
     }
 
+    /// <summary>Only the network weights and the iteration (no optimizer state): a kept checkpoint (<see cref="CheckpointSelection"/>).</summary>
+    public static void SaveWeights(string folder, nn.Module network, long iteration, string configJson) =>
+        Checkpoint.Save(folder, network, configJson,
+            new Dictionary<string, string> { [StateFile] = JsonSerializer.Serialize(new TrainingState(iteration)) });
+
     /// <summary>Restores weights and optimizer state; returns the number of finished iterations.</summary>
     public static long Load(string folder, nn.Module network, KeptScalarSgd optimizer)
     {

@@ -246,4 +246,19 @@ public class ReliableLabelFlagsTests
         Assert.Contains(message, e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void CheckpointSelectionIsOffUnlessAFirstKeptIterationIsGivenAndItsOtherFlagsNeedOne()
+    {
+        Assert.Null(Parse("--preset", "cpu").CheckpointSelection);
+        var c = Parse("--preset", "cpu", "--keep-checkpoints-from", "2200");
+        Assert.Equal(new CheckpointSelectionSettings { From = 2200, Every = 100, Split = "val" }, c.CheckpointSelection);
+        Assert.Equal(["--keep-checkpoints-from=2200"], c.Overrides);
+        var d = Parse("--preset", "cpu", "--keep-checkpoints-from", "3000", "--keep-checkpoints-every", "250", "--checkpoint-selection-split", "holdout");
+        Assert.Equal(new CheckpointSelectionSettings { From = 3000, Every = 250, Split = "holdout" }, d.CheckpointSelection);
+        var e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--checkpoint-selection-split", "val"));
+        Assert.Contains("need --keep-checkpoints-from", e.Message);
+        e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--keep-checkpoints-from", "4000"));
+        Assert.Contains("must be in 1 … 3500 (got 4000)", e.Message);
+    }
 }
