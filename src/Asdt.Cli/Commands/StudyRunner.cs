@@ -211,7 +211,7 @@ public static class StudyRunner
         if (File.Exists(html))
         {
             var written = File.GetLastWriteTimeUtc(html);
-            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, TrainingCheckpoint.StateFile) }
+            var inputs = new[] { Stage1Trainer.MetricsFile, Path.Combine(Stage1Trainer.CheckpointFolder, TrainingCheckpoint.StateFile), CheckpointSelectionRecord.FileName }
                 .Select(f => Path.Combine(runFolder, f))
                 .Concat(Directory.GetDirectories(runFolder, "eval-*").Select(d => Path.Combine(d, HeadEvaluation.FileName)))
                 .Concat(Directory.GetFiles(runFolder, "psm-*score.json"))

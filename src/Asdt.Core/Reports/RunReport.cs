@@ -124,6 +124,9 @@ public static class RunReport
             }
         }
 
+        if (Training.CheckpointSelection.Read(runFolder) is { Chosen: long chosen } checkpointChoice)
+            CheckpointSelectionSection(html, checkpointChoice, chosen, assets);
+
         // ---- training curves
         log?.Invoke("report: training curves");
         html.Raw("<h2>Training</h2>");
@@ -232,6 +235,25 @@ public static class RunReport
     }
 
     // ------------------------------------------------------------------ data
+
+    /// <summary>The kept checkpoints' scores on the selection split (whole and halves) over the iterations, the chosen one marked.</summary>
+    static void CheckpointSelectionSection(Html html, Training.CheckpointSelectionRecord selection, long chosen, string assets)
+    {
+        var xs = selection.Scores.Select(s => (double)s.Iteration).ToArray();
+        string file = Path.Combine(assets, "checkpoint-selection.png");
+        Plots.Lines(file, $"P̄ + CRF on {selection.Split} per kept checkpoint; chosen: {chosen}", "iteration", "mIoU (%)",
+        [
+            new Series("whole split", xs, selection.Scores.Select(s => 100 * s.MeanIoU).ToArray(), Markers: true, Width: 2.5),
+            new Series("half 0", xs, selection.Scores.Select(s => 100 * s.Halves[0]).ToArray(), Markers: true, Width: 1),
+            new Series("half 1", xs, selection.Scores.Select(s => 100 * s.Halves[1]).ToArray(), Markers: true, Width: 1),
+            new Series("chosen", [chosen], [100 * selection.Scores.Single(s => s.Iteration == chosen).MeanIoU], Markers: true, MarkerSize: 14, Width: 0),
+        ], width: 980, height: 300);
+        html.Raw($"<h3>Checkpoint selection on {Html.Encode(selection.Split)}</h3><p class=\"note\">{Html.Encode(selection.Protocol)}. " +
+                 $"The masks and scores above come from iteration {chosen}, not the last ({selection.Last}). Its score on {Html.Encode(selection.Split)} is the best of " +
+                 $"{selection.Scores.Length} and biased upwards; cross-validated on the halves (chosen on one, scored on the other) the choice gains " +
+                 $"<b>{100 * selection.CrossValidated!.Gain:+0.00;-0.00}</b> over the last weights.</p>");
+        html.Raw(html.Image(file, "checkpoint selection", "wide"));
+    }
 
     public static List<IterationMetrics> ReadMetrics(string path)
     {
