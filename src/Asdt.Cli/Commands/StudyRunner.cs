@@ -158,6 +158,8 @@ public static class StudyRunner
         }
         using var run = Stage1Run.Open(runFolder);
         Console.WriteLine($"{label}: scoring the heads on {split}");
+        if (CheckpointSelection.Read(runFolder) is { Chosen: long chosen } selection && selection.Split == split)
+            Console.WriteLine($"{label}: note: {split} chose these weights (iteration {chosen}), so their score on it is biased upwards; report another split");
         return EvalRunCommand.Evaluate(run, split, settings, folder);
     }
 

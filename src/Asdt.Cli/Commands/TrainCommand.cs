@@ -42,7 +42,7 @@ public static class TrainCommand
     static readonly Option<string?> AverageDecays = new("--average-decays") { Description = "Also keep moving averages of the weights from the first ASDT iteration on, one per decay (e.g. 0.99,0.995; not in the paper); eval-run and psm use one with --average" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch, CRFs and energy losses (0 = all cores; may change on --resume)" };
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
-    static readonly Option<long?> KeepCheckpointsFrom = new("--keep-checkpoints-from") { Description = "Keep the weights of this iteration and every --keep-checkpoints-every-th after it (and the last), and when training ends use those that score best on --checkpoint-selection-split instead of the last (not in the paper)" };
+    static readonly Option<long?> KeepCheckpointsFrom = new("--keep-checkpoints-from") { Description = "Keep the weights of this iteration and every --keep-checkpoints-every-th after it (and the last), and when training ends use those that score best on --checkpoint-selection-split instead of the last (not in the paper; the cpu preset: 2200); 0 = no selection, the last weights" };
     static readonly Option<int?> KeepCheckpointsEvery = new("--keep-checkpoints-every") { Description = "Iterations between kept checkpoints [default: 100]" };
     static readonly Option<string?> CheckpointSelectionSplit = new("--checkpoint-selection-split") { Description = "Split whose P̄ + CRF mIoU chooses among the kept checkpoints (never the one you report) [default: val]" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
@@ -156,9 +156,9 @@ public static class TrainCommand
     static CheckpointSelectionSettings? CheckpointChoice(FlagOverrides flags, CheckpointSelectionSettings? current)
     {
         long? from = flags.Optional(KeepCheckpointsFrom, current?.From);
-        if (from is not long first)
+        if (from is not long first || first == 0)
             return flags.Text(CheckpointSelectionSplit, null) != null || flags.Optional(KeepCheckpointsEvery, null) != null
-                ? throw new AsdtException("--keep-checkpoints-every and --checkpoint-selection-split need --keep-checkpoints-from")
+                ? throw new AsdtException("--keep-checkpoints-every and --checkpoint-selection-split need a checkpoint selection (--keep-checkpoints-from N, N ≥ 1)")
                 : null;
         var s = current ?? new CheckpointSelectionSettings();
         return s with

@@ -250,14 +250,22 @@ public class ReliableLabelFlagsTests
     [Fact]
     public void CheckpointSelectionIsOffUnlessAFirstKeptIterationIsGivenAndItsOtherFlagsNeedOne()
     {
-        Assert.Null(Parse("--preset", "cpu").CheckpointSelection);
-        var c = Parse("--preset", "cpu", "--keep-checkpoints-from", "2200");
-        Assert.Equal(new CheckpointSelectionSettings { From = 2200, Every = 100, Split = "val" }, c.CheckpointSelection);
-        Assert.Equal(["--keep-checkpoints-from=2200"], c.Overrides);
+        Assert.Null(Parse("--preset", "quick").CheckpointSelection);
+        Assert.Null(Parse("--preset", "paper").CheckpointSelection);
+        // The cpu preset keeps 2200, 2300, … and chooses on val; 0 turns that off.
+        Assert.Equal(new CheckpointSelectionSettings { From = 2200, Every = 100, Split = "val" }, Parse("--preset", "cpu").CheckpointSelection);
+        var off = Parse("--preset", "cpu", "--keep-checkpoints-from", "0");
+        Assert.Null(off.CheckpointSelection);
+        Assert.Equal(["--keep-checkpoints-from=0"], off.Overrides);
+        var c = Parse("--preset", "quick", "--keep-checkpoints-from", "100");
+        Assert.Equal(new CheckpointSelectionSettings { From = 100, Every = 100, Split = "val" }, c.CheckpointSelection);
+        Assert.Equal(["--keep-checkpoints-from=100"], c.Overrides);
         var d = Parse("--preset", "cpu", "--keep-checkpoints-from", "3000", "--keep-checkpoints-every", "250", "--checkpoint-selection-split", "holdout");
         Assert.Equal(new CheckpointSelectionSettings { From = 3000, Every = 250, Split = "holdout" }, d.CheckpointSelection);
-        var e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--checkpoint-selection-split", "val"));
-        Assert.Contains("need --keep-checkpoints-from", e.Message);
+        var e = Assert.Throws<AsdtException>(() => Parse("--preset", "quick", "--checkpoint-selection-split", "val"));
+        Assert.Contains("need a checkpoint selection", e.Message);
+        e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--keep-checkpoints-from", "0", "--keep-checkpoints-every", "50"));
+        Assert.Contains("need a checkpoint selection", e.Message);
         e = Assert.Throws<AsdtException>(() => Parse("--preset", "cpu", "--keep-checkpoints-from", "4000"));
         Assert.Contains("must be in 1 … 3500 (got 4000)", e.Message);
     }
