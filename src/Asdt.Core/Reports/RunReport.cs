@@ -241,7 +241,7 @@ public static class RunReport
     {
         var xs = selection.Scores.Select(s => (double)s.Iteration).ToArray();
         string file = Path.Combine(assets, "checkpoint-selection.png");
-        Plots.Lines(file, $"P̄ + CRF on {selection.Split} per kept checkpoint; chosen: {chosen}", "iteration", "mIoU (%)",
+        Plots.Lines(file, $"max(P^st, P^s) + CRF on {selection.Split} per kept checkpoint; chosen: {chosen}", "iteration", "mIoU (%)",
         [
             new Series("whole split", xs, selection.Scores.Select(s => 100 * s.MeanIoU).ToArray(), Markers: true, Width: 2.5),
             new Series("half 0", xs, selection.Scores.Select(s => 100 * s.Halves[0]).ToArray(), Markers: true, Width: 1),
