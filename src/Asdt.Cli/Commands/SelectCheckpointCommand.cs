@@ -70,7 +70,7 @@ public static class SelectCheckpointCommand
         string protocol = "P̄ + CRF, " + StudyRunner.Protocol(split, true, true, config.Inference)
                           + "; each half of the split (images k with k mod 2 = 0 and 1) scored apart, the whole split = their confusion matrices added";
         int index = 0;
-        var record = CheckpointSelection.Run(runFolder, split, protocol, DatasetClassNames(runFolder), (iteration, folder) =>
+        var record = CheckpointSelection.Run(runFolder, split, protocol, Data.SegmentationDataset.Open(config.Data.Dataset, config.Data.Root).ClassNames, (iteration, folder) =>
         {
             index++;
             using var run = Stage1Run.Open(runFolder, checkpoint: iteration.ToString(CultureInfo.InvariantCulture));
@@ -94,12 +94,5 @@ public static class SelectCheckpointCommand
             $"{label}: chose iteration {record.Chosen} on {split} ({100 * best.MeanIoU:F2} against the last weights' {100 * last.MeanIoU:F2}, biased upwards: the best of {record.Scores.Length}); ") +
             FormattableString.Invariant($"cross-validated on the halves {100 * cv.Gain:+0.00;-0.00} (chosen on one half, scored on the other) → {Path.Combine(runFolder, CheckpointSelectionRecord.MarkdownFileName)}"));
         return record;
-    }
-
-    /// <summary>The run's dataset's class names (for the record's table).</summary>
-    static IReadOnlyList<string> DatasetClassNames(string runFolder)
-    {
-        var config = AsdtJson.Read<Stage1Config>(Path.Combine(runFolder, Stage1Trainer.ConfigFile));
-        return Data.SegmentationDataset.Open(config.Data.Dataset, config.Data.Root).ClassNames;
     }
 }

@@ -110,7 +110,7 @@ public static class RunReport
         else html.Raw("<p class=\"note\">No PSM score yet (run <code>asdt psm</code> and <code>asdt eval</code>).</p>");
         foreach (var h in heads)
         {
-            html.Raw($"<h3>Heads on {Html.Encode(h.Dataset)} / {Html.Encode(h.Split)} ({h.Images} images)</h3><p class=\"note\">{Html.Encode(h.Protocol)}</p>");
+            html.Raw($"<h3>Heads on {Html.Encode(h.Dataset)} / {Html.Encode(h.Split)} ({h.Images} images{(h.Iteration is long it ? $", weights of iteration {it}" : "")})</h3><p class=\"note\">{Html.Encode(h.Protocol)}</p>");
             html.Raw("<table class=\"num\"><tr><th>output</th><th>mIoU</th><th>pixel acc.</th></tr>");
             foreach (var v in h.Variants)
                 html.Raw($"<tr><td>{Html.Encode(v.Name)}</td><td>{100 * v.MeanIoU:0.00}</td><td>{100 * v.PixelAccuracy:0.00}</td></tr>");
@@ -249,7 +249,7 @@ public static class RunReport
             new Series("chosen", [chosen], [100 * selection.Scores.Single(s => s.Iteration == chosen).MeanIoU], Markers: true, MarkerSize: 14, Width: 0),
         ], width: 980, height: 300);
         html.Raw($"<h3>Checkpoint selection on {Html.Encode(selection.Split)}</h3><p class=\"note\">{Html.Encode(selection.Protocol)}. " +
-                 $"The masks and scores above come from iteration {chosen}, not the last ({selection.Last}). Its score on {Html.Encode(selection.Split)} is the best of " +
+                 $"The run's weights are now those of iteration {chosen}, not the last ({selection.Last}): masks and scores made since the choice use them (each table above names the weights it scored). Its score on {Html.Encode(selection.Split)} is the best of " +
                  $"{selection.Scores.Length} and biased upwards; cross-validated on the halves (chosen on one, scored on the other) the choice gains " +
                  $"<b>{100 * selection.CrossValidated!.Gain:+0.00;-0.00}</b> over the last weights.</p>");
         html.Raw(html.Image(file, "checkpoint selection", "wide"));

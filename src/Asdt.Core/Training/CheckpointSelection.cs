@@ -37,8 +37,6 @@ public sealed record CheckpointSelectionSettings
         if (From < 1 || From > iterations) throw new AsdtException($"checkpoint selection: the first kept iteration must be in 1 … {iterations} (got {From})");
         if (string.IsNullOrWhiteSpace(Split)) throw new AsdtException("checkpoint selection: the selection split is empty");
     }
-
-    public override string ToString() => $"iterations {From}, {From + Every}, … and the last, best P̄ + CRF on {Split}";
 }
 
 /// <summary>One kept checkpoint's score on the two halves of the selection split (images k with k mod 2 = 0 and 1).</summary>

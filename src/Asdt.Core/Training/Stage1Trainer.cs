@@ -149,20 +149,17 @@ public sealed class Stage1Trainer
             onIteration?.Invoke(record);
             progress?.Report(t + 1, record.ProgressText());
             bool last = t + 1 == end;
-            if (last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0))
+            bool save = last || (config.CheckpointEvery > 0 && (t + 1) % config.CheckpointEvery == 0);
+            // The weights the selection compares (Stage1Config.CheckpointSelection), the last ones always among them.
+            bool keep = config.CheckpointSelection is { } selection && selection.Keeps(t + 1, config.Iterations) && t + 1 > config.ClassifierWarmup;
+            if (save || keep)
             {
                 // Never replace the last good checkpoint with weights an update made non-finite.
                 if (PolySgd.NonFiniteParameter(network) is string bad)
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
                         $"weights became non-finite ({bad}) in the update of iteration {t} (loss {record.Loss}); the last good checkpoint in {checkpointPath} is intact");
-                TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson, average?.Tensors());
-            }
-            // The weights the selection compares (Stage1Config.CheckpointSelection), the last ones always among them.
-            if (config.CheckpointSelection is { } selection && selection.Keeps(t + 1, config.Iterations) && t + 1 > config.ClassifierWarmup)
-            {
-                if (PolySgd.NonFiniteParameter(network) is string bad)
-                    throw new AsdtException(Path.Combine(runFolder, MetricsFile), $"weights became non-finite ({bad}) in the update of iteration {t}");
-                TrainingCheckpoint.SaveWeights(CheckpointSelection.Folder(runFolder, t + 1), network, t + 1, configJson);
+                if (save) TrainingCheckpoint.Save(checkpointPath, network, optimizer, t + 1, configJson, average?.Tensors());
+                if (keep) TrainingCheckpoint.SaveWeights(CheckpointSelection.Folder(runFolder, t + 1), network, t + 1, configJson);
             }
         }
     }

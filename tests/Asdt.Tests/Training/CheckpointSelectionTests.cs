@@ -261,7 +261,7 @@ public class CheckpointSelectionTests
         // The run's report shows the choice (a plot of every kept checkpoint's score) and says which weights it shows.
         string html = File.ReadAllText(Asdt.Reports.RunReport.Write(run));
         Assert.Contains("Checkpoint selection on val", html);
-        Assert.Contains($"come from iteration {real.Chosen}, not the last (9)", html);
+        Assert.Contains($"The run's weights are now those of iteration {real.Chosen}, not the last (9)", html);
         File.Delete(Path.Combine(run, CheckpointSelectionRecord.FileName));
 
         // Once iteration 6 is chosen it is the run's default; "last" still opens the last weights.
