@@ -47,14 +47,14 @@ public sealed class ClassTeacher : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var pooled = functional.adaptive_avg_pool2d(dropout.forward(features), 1);
-        return FlopCounter.Conv(fc8.weight, pooled, fc8.forward(pooled)).flatten(1).MoveToOuterDisposeScope();
+        return FlopCounter.Conv(fc8.weight, pooled, BlockAlignedConv.Forward(fc8, pooled)).flatten(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Class activation maps ReLU(W·F) (N, C_fg, h, w) at the feature resolution.</summary>
     public Tensor Cam(Tensor features)
     {
         using var scope = NewDisposeScope();
-        return functional.relu(FlopCounter.Conv(fc8.weight, features, fc8.forward(features))).MoveToOuterDisposeScope();
+        return functional.relu(FlopCounter.Conv(fc8.weight, features, BlockAlignedConv.Forward(fc8, features))).MoveToOuterDisposeScope();
     }
 
     /// <summary>L_cls: multi-label soft margin = mean over batch and classes of BCE-with-logits.</summary>

@@ -100,9 +100,9 @@ public sealed class PaddedConv2d : nn.Module<Tensor, Tensor>
         var (left, right) = Padding.For(Mode, x.shape[3], KernelSize, Stride, Dilation);
         if (Padding.SymmetricEquivalent(x.shape[2], top, bottom, KernelSize, Stride, Dilation)
             && Padding.SymmetricEquivalent(x.shape[3], left, right, KernelSize, Stride, Dilation))
-            return FlopCounter.Conv(weight, x, F.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [top, left], dilation: [Dilation, Dilation]));
+            return FlopCounter.Conv(weight, x, BlockAlignedConv.Forward(x, weight, bias, [Stride, Stride], [top, left], [Dilation, Dilation]));
         using var padded = F.pad(x, [left, right, top, bottom]);
-        return FlopCounter.Conv(weight, padded, F.conv2d(padded, weight, bias, strides: [Stride, Stride], padding: [0, 0], dilation: [Dilation, Dilation]));
+        return FlopCounter.Conv(weight, padded, BlockAlignedConv.Forward(padded, weight, bias, [Stride, Stride], [0, 0], [Dilation, Dilation]));
     }
 
     public override string GetName() => $"PaddedConv2d({InChannels}->{OutChannels}, k{KernelSize}, s{Stride}, d{Dilation}, {Mode})";

@@ -39,7 +39,7 @@ public sealed class SegmentationHead : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor features)
     {
-        using var hidden = functional.relu(FlopCounter.Conv(conv1.weight, features, conv1.forward(features)));
-        return FlopCounter.Conv(conv2.weight, hidden, conv2.forward(hidden));
+        using var hidden = functional.relu(FlopCounter.Conv(conv1.weight, features, BlockAlignedConv.Forward(conv1, features)));
+        return FlopCounter.Conv(conv2.weight, hidden, BlockAlignedConv.Forward(conv2, hidden));
     }
 }

@@ -40,8 +40,8 @@ public sealed class AsppV2 : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var sum = branches[0].call(x);
-        for (int i = 1; i < branches.Length; i++) sum = sum.Plus(branches[i].call(x));
+        var sum = BlockAlignedConv.Forward(branches[0], x);
+        for (int i = 1; i < branches.Length; i++) sum = sum.Plus(BlockAlignedConv.Forward(branches[i], x));
         return sum.MoveToOuterDisposeScope();
     }
 

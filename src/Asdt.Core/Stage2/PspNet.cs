@@ -1,3 +1,4 @@
+using Asdt.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -49,7 +50,7 @@ public sealed class PspNet : nn.Module<Tensor, Tensor>, ISegmentationNetwork
         using var scope = NewDisposeScope();
         var f = backbone.call(x);
         var y = F.relu(fuse_bn.call(fuse.call(ppm.call(f))));
-        return cls.call(dropout.call(y)).MoveToOuterDisposeScope();
+        return BlockAlignedConv.Forward(cls, dropout.call(y)).MoveToOuterDisposeScope();
     }
 
     IEnumerable<nn.Module> Head() => [ppm, fuse, fuse_bn, cls];

@@ -65,7 +65,7 @@ public sealed class Res2NetBottleneck : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = F.relu(bn1.call(conv1.call(x)));
+        var y = F.relu(bn1.call(BlockAlignedConv.Forward(conv1, x)));
         var groups = y.split(width, 1);
         int n = Math.Max(1, scale - 1);
         var parts = new List<Tensor>();
@@ -73,12 +73,12 @@ public sealed class Res2NetBottleneck : nn.Module<Tensor, Tensor>
         for (int i = 0; i < n; i++)
         {
             sp = i == 0 || stage ? groups[i] : sp!.Plus(groups[i]);
-            sp = F.relu(bns[i].call(convs[i].call(sp)));
+            sp = F.relu(bns[i].call(BlockAlignedConv.Forward(convs[i], sp)));
             parts.Add(sp);
         }
         if (scale != 1)
             parts.Add(stage ? F.avg_pool2d(groups[n], 3, stride, 1) : groups[n]);
-        var z = bn3.call(conv3.call(cat(parts, 1)));
+        var z = bn3.call(BlockAlignedConv.Forward(conv3, cat(parts, 1)));
         var shortcut = downsample is null ? x : downsample.call(x);
         return F.relu(z.PlusInPlace(shortcut)).MoveToOuterDisposeScope();
     }
