@@ -135,7 +135,7 @@ public sealed class Stage1Trainer
                 double lossValue = loss.item<float>();
                 if (!double.IsFinite(lossValue))
                     throw new AsdtException(Path.Combine(runFolder, MetricsFile),
-                        $"loss became {lossValue} at iteration {t} ({NonFiniteTerms(m)}); the last good checkpoint in {checkpointPath} is intact");
+                        $"loss became {lossValue} at iteration {t} ({NonFiniteTerms(m)}; {WeightsState(network)}); the last good checkpoint in {checkpointPath} is intact");
                 var backwardClock = Stopwatch.StartNew();
                 optimizer.zero_grad();
                 loss.backward();
@@ -163,6 +163,10 @@ public sealed class Stage1Trainer
             }
         }
     }
+
+    /// <summary>Whether the weights this iteration's forward pass used were already non-finite (the previous update broke them) or not.</summary>
+    static string WeightsState(AsdtNetwork network) =>
+        PolySgd.NonFiniteParameter(network) is string bad ? $"the weights it started from were already non-finite: {bad}" : "the weights it started from were finite";
 
     static string NonFiniteTerms(IterationMetrics m)
     {

@@ -111,7 +111,7 @@ public class FailureTests
             "--crop", "64", "--batch-size", "2", "--warmup", "10", "--warmup-lr", "1e30");
         Assert.NotEqual(0, r.Code);
         AssertOneLineError(r, "iteration ");
-        Assert.Matches(@"(loss became (NaN|-?∞|-?Infinity) at iteration \d+ \(non-finite term: L_cls\))|(weights became non-finite \(.+\) in the update of iteration \d+)", r.Err);
+        Assert.Matches(@"(loss became (NaN|-?∞|-?Infinity) at iteration \d+ \(non-finite term: L_cls; the weights it started from were (finite|already non-finite: .+)\))|(weights became non-finite \(.+\) in the update of iteration \d+)", r.Err);
         Assert.Contains("last good checkpoint", r.Err);
         // The checkpoint on disk is complete, loadable and finite.
         long saved = TrainKillResumeTests.TrainingStateIteration(run);
