@@ -10,10 +10,10 @@ namespace Asdt.Models;
 /// <para>Why: libtorch 2.10's oneDNN 3.7.1 (AVX-512 kernels) stores activations in blocks of 16 channels and does not
 /// zero the block's unused channels. The forward pass sums over the input channels, the backward pass to the input
 /// (backward-data) over the output channels; when that count is not a multiple of 16 (and, for the forward pass,
-/// more than 16), whatever the memory last held is multiplied by zero weights. Finite leftovers change nothing, but a
-/// NaN or ∞ left there by earlier work turns whole channels of the result into NaN. In training this showed up as a
-/// rare, timing-dependent "loss became NaN" (the seg-teacher's 256→C conv, C = 6 or 22); docs/robustness.md has the
-/// measurements and <c>bench training-race</c> / <c>conv-race</c> reproduce it.</para>
+/// more than 16 on this host), whatever the memory last held takes part. Leftover numbers made input gradients wrong
+/// by 27–58 % in <c>bench conv-padding</c>; a NaN or ∞ left there turns whole channels of the result into NaN. In
+/// training this showed up as a rare, timing-dependent "loss became NaN" (the seg-teacher's 256→C conv, C = 6);
+/// docs/robustness.md has the measurements.</para>
 /// <para>What this does: input channels (forward) and output channels (when the input needs a gradient) are padded
 /// with zero channels and zero weights to a multiple of <see cref="Block"/>, and the extra output channels are cut off
 /// again. The zeros are real memory, so nothing uninitialised is read. Where no padding is needed (aligned channel
@@ -24,8 +24,9 @@ public static class BlockAlignedConv
     /// <summary>oneDNN's channel block on AVX-512 (a multiple of the AVX2 block of 8).</summary>
     public const long Block = 16;
 
-    /// <summary>oneDNN takes inputs of up to this many channels in plain layout (measured: 3–16 never read padding).</summary>
-    public const long PlainInputChannels = 16;
+    /// <summary>Inputs of up to this many channels are left alone: oneDNN takes them in plain layout (measured on AVX-512:
+    /// 3–16 channels never read padding; 8 leaves room for AVX2's blocks of 8). Only the RGB stems are this narrow.</summary>
+    public const long PlainInputChannels = 8;
 
     /// <summary><paramref name="conv"/>'s forward pass (zero padding mode, one group), block-aligned.</summary>
     public static Tensor Forward(Conv2d conv, Tensor x)
@@ -35,7 +36,7 @@ public static class BlockAlignedConv
         return Forward(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation);
     }
 
-    /// <summary>Whether the forward pass pads the input channels (<paramref name="inChannels"/> &gt; 16, not a multiple of 16).</summary>
+    /// <summary>Whether the forward pass pads the input channels (more than <see cref="PlainInputChannels"/>, not a multiple of 16).</summary>
     public static bool PadsInput(long inChannels) => inChannels > PlainInputChannels && inChannels % Block != 0;
 
     /// <summary>Whether the output channels are padded: not a multiple of 16 and a gradient will flow back to the input.</summary>

@@ -127,6 +127,8 @@ public class BlockAlignedConvTests(ITestOutputHelper output)
             Assert.Equal(plain, ours);
         }
         Assert.False(BlockAlignedConv.PadsInput(16));
+        Assert.False(BlockAlignedConv.PadsInput(3));
+        Assert.True(BlockAlignedConv.PadsInput(12));
         Assert.True(BlockAlignedConv.PadsInput(26));
         Assert.False(BlockAlignedConv.PadsInput(512));
         Assert.True(BlockAlignedConv.PadsOutput(6, inputNeedsGradient: true));
