@@ -16,6 +16,23 @@ static class BenchMachine
         return psi;
     }
 
+    /// <summary>Runs this benchmark executable again with <paramref name="arguments"/> and waits: exit code, standard output and error.</summary>
+    public static (int ExitCode, string Output, string Error) RunChild(params IEnumerable<string> arguments)
+    {
+        using var p = System.Diagnostics.Process.Start(ChildStartInfo(arguments))!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>A fresh temporary folder, deleted on dispose.</summary>
+    public sealed class TempFolder(string prefix = "asdt-bench-") : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory(prefix).FullName;
+        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+    }
+
     public static string CpuModel()
     {
         try

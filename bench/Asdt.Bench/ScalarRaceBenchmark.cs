@@ -26,13 +26,9 @@ static class ScalarRaceBenchmark
         for (int r = 0; r < repeats; r++)
             foreach (var variant in new[] { "implicit", "kept", "add", "plus", "sgd", "kept-sgd" })
             {
-                var psi = BenchMachine.ChildStartInfo(ChildCommand, variant, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                using var p = System.Diagnostics.Process.Start(psi)!;
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                p.WaitForExit();
-                var line = stdout.Result.Trim();
-                if (line.Length == 0) line = $"| {variant} | | | | crashed, exit {p.ExitCode}: {FirstLine(stderr.Result)} |";
+                var (code, stdout, stderr) = BenchMachine.RunChild(ChildCommand, variant, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                var line = stdout.Trim();
+                if (line.Length == 0) line = $"| {variant} | | | | crashed, exit {code}: {FirstLine(stderr)} |";
                 Console.WriteLine(line.Replace("| " + variant + " |", $"| {variant} | {r + 1} |"));
             }
         return 0;

@@ -68,7 +68,7 @@ static class TrainingBenchmark
         int iterations = args.Length > 0 ? int.Parse(args[0], Inv) : 1000;
         int early = Math.Min(100, iterations / 10);
         Console.WriteLine($"# Stage-1 memory over {iterations} iterations (quick preset, demo data)\n\n{BenchMachine.Describe()}\n");
-        using var folder = new TempDir();
+        using var folder = new BenchMachine.TempFolder();
         DemoDataset.Generate(Path.Combine(folder.Path, "data"));
         var config = Stage1Presets.Quick with
         {
@@ -106,7 +106,7 @@ static class TrainingBenchmark
     /// <summary>Trains <paramref name="config"/> in a temporary folder and returns every iteration's metrics.</summary>
     internal static List<IterationMetrics> Train(Stage1Config config)
     {
-        using var folder = new TempDir();
+        using var folder = new BenchMachine.TempFolder();
         var records = new List<IterationMetrics>();
         new Stage1Trainer(config, folder.Path).Run(false, onIteration: records.Add);
         return records;
@@ -154,11 +154,5 @@ static class TrainingBenchmark
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmRSS:")) return long.Parse(line[6..].Trim().Split(' ')[0], Inv) / 1024.0;
         return Process.GetCurrentProcess().WorkingSet64 / (1024.0 * 1024.0);
-    }
-
-    sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("asdt-bench-").FullName;
-        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }
 }

@@ -23,7 +23,7 @@ static class TrainingRaceBenchmark
         int repeats = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 8;
         var variants = args.Length > 1 ? args[1].Split(',') : ["idle", "gc"];
         string iterations = args.Length > 2 ? args[2] : "8", momentum = args.Length > 3 ? args[3] : "0.9";
-        using var data = new TempDirectory();
+        using var data = new BenchMachine.TempFolder("asdt-race-");
         DemoDataset.Generate(data.Path, count: 24);
         Console.WriteLine($"# Training race stress, {repeats} fresh processes per variant");
         Console.WriteLine(BenchMachine.Describe());
@@ -35,17 +35,13 @@ static class TrainingRaceBenchmark
             string? reference = null, firstFailure = null;
             for (int r = 0; r < repeats; r++)
             {
-                var psi = BenchMachine.ChildStartInfo(ChildCommand, variant, data.Path, iterations, momentum);
-                using var p = System.Diagnostics.Process.Start(psi)!;
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                p.WaitForExit();
-                string output = stdout.Result.Trim();
-                if (p.ExitCode != 0)
+                var (code, stdout, stderr) = BenchMachine.RunChild(ChildCommand, variant, data.Path, iterations, momentum);
+                string output = stdout.Trim();
+                if (code != 0)
                 {
                     stops++;
-                    firstFailure ??= FirstLine(stderr.Result + output);
-                    Console.Error.WriteLine($"{variant} run {r + 1}: {FirstLine(stderr.Result + output)}");
+                    firstFailure ??= FirstLine(stderr + output);
+                    Console.Error.WriteLine($"{variant} run {r + 1}: {FirstLine(stderr + output)}");
                     continue;
                 }
                 reference ??= output;
@@ -67,7 +63,7 @@ static class TrainingRaceBenchmark
             while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); }
         }) { IsBackground = true };
         if (variant == "gc") collector.Start();
-        using var run = new TempDirectory();
+        using var run = new BenchMachine.TempFolder("asdt-race-");
         var config = Stage1Presets.Quick with
         {
             Data = Stage1Presets.Quick.Data with { Dataset = Path.Combine(data, "dataset.json"), CropSize = 64 },
@@ -93,11 +89,5 @@ static class TrainingRaceBenchmark
         finally { stop.Cancel(); }
         Console.WriteLine(string.Join(" ", losses));
         return 0;
-    }
-
-    sealed class TempDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("asdt-race-").FullName;
-        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }
 }
