@@ -52,7 +52,8 @@ public static class BlockAlignedConv
         if (!padIn && !padOut) return F.conv2d(x, weight, bias, stride, padding, dilation);
 
         using var scope = NewDisposeScope();
-        Tensor input = x, w = weight, b = bias!;
+        Tensor input = x, w = weight;
+        Tensor? b = bias;
         long kh = weight.shape[2], kw = weight.shape[3];
         if (padIn)
         {
@@ -64,9 +65,9 @@ public static class BlockAlignedConv
         {
             long extra = RoundUp(outChannels) - outChannels;
             w = cat([w, zeros(extra, w.shape[1], kh, kw, w.dtype, w.device)], 0);
-            if (bias is not null) b = cat([bias, zeros(extra, bias.dtype, bias.device)], 0);
+            if (b is not null) b = cat([b, zeros(extra, b.dtype, b.device)], 0);
         }
-        var y = F.conv2d(input, w, bias is null ? null : b, stride, padding, dilation);
+        var y = F.conv2d(input, w, b, stride, padding, dilation);
         if (padOut) y = y.narrow(1, 0, outChannels).contiguous();
         return y.MoveToOuterDisposeScope();
     }
