@@ -31,9 +31,9 @@ public static class BlockAlignedConv
     /// <summary><paramref name="conv"/>'s forward pass (zero padding mode, one group), block-aligned.</summary>
     public static Tensor Forward(Conv2d conv, Tensor x)
     {
-        if (conv.groups != 1 || conv.padding_type is not null || conv.padding_mode != PaddingModes.Zeros || conv.transposed)
+        if (conv.groups != 1 || conv.padding_type is not null || conv.padding is not long[] padding || conv.padding_mode != PaddingModes.Zeros || conv.transposed)
             return conv.forward(x);
-        return Forward(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation);
+        return Forward(x, conv.weight!, conv.bias, conv.stride, padding, conv.dilation);
     }
 
     /// <summary>Whether the forward pass pads the input channels (more than <see cref="PlainInputChannels"/>, not a multiple of 16).</summary>
