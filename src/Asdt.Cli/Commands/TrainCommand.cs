@@ -78,15 +78,18 @@ public static class TrainCommand
         Warmup, WarmupLearningRate, WarmupCandidates, WarmupSelectionSplit, LearningRate, Momentum, Seed, AsdtSeed, HeadSeed, AverageDecays, Threads, CheckpointEvery, KeepCheckpointsFrom, KeepCheckpointsEvery, CheckpointSelectionSplit, Device, .. ReliableLabelOptions.Options,
     ];
 
-    /// <summary>The run folder's own config.json for --resume; only --threads may be given with it.</summary>
+    /// <summary>The run folder's own config.json for --resume; only --threads and --checkpoint-every may be given with it.</summary>
     public static Stage1Config ResumeConfig(ParseResult parse, string output)
     {
-        // --threads says how to use this machine, not what to compute, so a resume may change it (RunFolder.ResumableFields).
-        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != Threads && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        // --threads and --checkpoint-every say how to use this machine, not what to compute, so a resume may change them
+        // (RunFolder.ResumableFields).
+        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != Threads && o != CheckpointEvery && parse.GetResult(o) is { Implicit: false })
+            .Select(o => o.Name).ToArray();
         if (overridden.Length > 0)
-            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --threads may change)");
+            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --threads and --checkpoint-every may change)");
         var config = AsdtJson.Read<Stage1Config>(Path.Combine(output, Stage1Trainer.ConfigFile));
-        return parse.GetValue(Threads) is int threads ? config with { Threads = threads } : config;
+        if (parse.GetValue(Threads) is int threads) config = config with { Threads = threads };
+        return parse.GetValue(CheckpointEvery) is int every ? config with { CheckpointEvery = every } : config;
     }
 
     /// <summary>The preset with every flag the user gave applied on top (and listed in <see cref="Stage1Config.Overrides"/>).</summary>

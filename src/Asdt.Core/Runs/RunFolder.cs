@@ -15,12 +15,12 @@ public static class RunFolder
 
     /// <summary>
     /// Config fields that do not say what a run computes, so a resume may change them: how it uses the machine (continue a
-    /// run on 2 threads that started as a 1-thread job beside another), and the text that describes its values (the
+    /// run on 2 threads that started as a 1-thread job beside another; save it more or less often), and the text that describes its values (the
     /// preset's deviations from the paper, the flags that were given): the values themselves are compared field by field,
     /// and a preset whose wording was improved, or a build that records flags differently, still resumes the run. The run
     /// folder keeps the config.json it was started with.
     /// </summary>
-    public static IReadOnlyList<string> ResumableFields { get; } = ["threads", "deviations", "overrides"];
+    public static IReadOnlyList<string> ResumableFields { get; } = ["threads", "checkpointEvery", "deviations", "overrides"];
 
     /// <returns>True when a checkpoint exists (so a resume continues from it).</returns>
     public static bool Open(string runFolder, string configJson, bool resume, string checkpointFolder, string checkpointStateFile)

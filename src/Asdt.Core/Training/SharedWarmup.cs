@@ -44,7 +44,10 @@ public static class SharedWarmup
         // Kept checkpoints come from the ASDT iterations, and the choice among them from the run.
         CheckpointSelection = null,
         Inference = Psm.TestTimeAugmentation.None,
-        CheckpointEvery = 0,
+        // Saved as often as the run is, so a warm-up killed part-way resumes from its last checkpoint instead of starting
+        // over (MSRC's cpu warm-up is 2,000 iterations, 10-25 minutes). How often it is saved does not change what it
+        // computes (RunFolder.ResumableFields), so it is left out of the folder's name (Named).
+        CheckpointEvery = config.CheckpointEvery,
         Threads = 0,
         Deviations = [],
         Overrides = [],
@@ -68,8 +71,12 @@ public static class SharedWarmup
         return Directory.Exists(legacy) ? legacy : folder;
     }
 
+    /// <remarks>
+    /// The name hashes the warm-up config with its checkpoint interval set to 0, the value every warm-up had before it
+    /// was saved part-way: runs that save at different intervals share one warm-up, and study folders made before keep theirs.
+    /// </remarks>
     static string Named(string studyFolder, Stage1Config warmup) =>
-        Path.Combine(studyFolder, "warmup-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AsdtJson.Serialize(warmup))))[..10]);
+        Path.Combine(studyFolder, "warmup-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AsdtJson.Serialize(warmup with { CheckpointEvery = 0 }))))[..10]);
 
     /// <summary>
     /// Makes sure the shared warm-up in <paramref name="warmupFolder"/> has finished (training or resuming it with

@@ -97,6 +97,8 @@ public class TrainFlagsTests
         var e = Assert.Throws<AsdtException>(() => Resume("--threads", "2", "--seed", "3"));
         Assert.Contains("--seed", e.Message);
         Assert.Contains("only --threads", e.Message);
+        // How often it is saved is a machine setting too.
+        Assert.Equal(Asdt.Runs.AsdtJson.Serialize(started with { CheckpointEvery = 7 }), Asdt.Runs.AsdtJson.Serialize(Resume("--checkpoint-every", "7")));
     }
 
     [Fact]

@@ -201,6 +201,53 @@ public class Stage1TrainingTests
     }
 
     [Fact]
+    public void ASharedWarmupKilledPartWayResumesFromItsLastCheckpointUnderTheNameItAlwaysHad()
+    {
+        using var temp = TestData.NewTempFolder();
+        string data = DemoData(temp.Path);
+        var config = TinyConfig(data, iterations: 10) with { ClassifierWarmup = 6, CheckpointEvery = 2 };
+        string study = Path.Combine(temp.Path, "study"), warmup = SharedWarmup.Folder(study, config);
+        // Saved as often as the run; the interval is not in the name, which hashes 0, the interval of every warm-up made before.
+        Assert.Equal(2, SharedWarmup.WarmupConfig(config).CheckpointEvery);
+        Assert.Equal(warmup, SharedWarmup.Folder(study, config with { CheckpointEvery = 0 }));
+        Assert.Equal(warmup, SharedWarmup.Folder(study, config with { CheckpointEvery = 5 }));
+
+        var starts = new List<long>();
+        long? killAt = 4;
+        void Train(Stage1Config c, string folder, bool resume, long stopAfter)
+        {
+            starts.Add(TrainingCheckpoint.FinishedIterations(folder));
+            new Stage1Trainer(c, folder).Run(resume, stopAfter: stopAfter,
+                onIteration: r => { if (r.Iteration == killAt) throw new OperationCanceledException("killed"); });
+        }
+        // Killed during iteration 4 (after the checkpoint of iterations 0-3): the next call goes on from there.
+        Assert.Throws<OperationCanceledException>(() => SharedWarmup.EnsureTrained(config, warmup, Train));
+        Assert.Equal(4, TrainingCheckpoint.FinishedIterations(warmup));
+        killAt = null;
+        SharedWarmup.EnsureTrained(config, warmup, Train);
+        Assert.Equal([0L, 4L], starts);
+        Assert.Equal(6, TrainingCheckpoint.FinishedIterations(warmup));
+
+        // It ends as a warm-up trained in one go without saving part-way (as every warm-up was before) does.
+        string once = Path.Combine(temp.Path, "once");
+        var unsaved = SharedWarmup.WarmupConfig(config) with { CheckpointEvery = 0 };
+        new Stage1Trainer(unsaved, once).Run(resume: false, stopAfter: 6);
+        foreach (var file in new[] { "model.safetensors", "extra.safetensors" })
+            Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(once, "checkpoint", file), Path.Combine(warmup, "checkpoint", file));
+        Assert.Equal(Losses(once), Losses(warmup));
+
+        // A warm-up started before, killed with no checkpoint, has config.json with interval 0: it is taken up under the new config.
+        string older = Path.Combine(study, "older");
+        Assert.Throws<OperationCanceledException>(() => new Stage1Trainer(unsaved, older).Run(resume: false, stopAfter: 6,
+            onIteration: r => { if (r.Iteration == 3) throw new OperationCanceledException("killed"); }));
+        Assert.Equal(0, TrainingCheckpoint.FinishedIterations(older));
+        SharedWarmup.EnsureTrained(config, older, Train);
+        Assert.Equal(0L, starts[^1]);
+        Robust.TrainKillResumeTests.AssertSameTensors(Path.Combine(once, "checkpoint", "model.safetensors"), Path.Combine(older, "checkpoint", "model.safetensors"));
+        Assert.Equal(Losses(once), Losses(older));
+    }
+
+    [Fact]
     public void StagesFrozenOnlyForTheWarmupStayPutThroughItAndTrainAfterItAlsoFromTheSharedWarmup()
     {
         using var temp = TestData.NewTempFolder();
