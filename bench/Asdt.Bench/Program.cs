@@ -14,7 +14,7 @@ var benchmarks = new Dictionary<string, (string Help, Func<string[], int> Run)>(
     ["scalar-race"] = ("TorchSharp Scalar finalizer race: implicit vs kept Scalars under a GC storm ([seconds] [repeats])", ScalarRaceBenchmark.Run),
     ["training-race"] = ("stage-1 NaN race: the tiny training in fresh processes, idle vs under a GC storm ([repeats] [variants] [iterations] [momentum])", TrainingRaceBenchmark.Run),
     [TrainingRaceBenchmark.ChildCommand] = ("(internal) one tiny training in a fresh process", TrainingRaceBenchmark.RunChild),
-    ["conv-padding"] = ("oneDNN's unzeroed block channels: libtorch conv2d vs BlockAlignedConv against float64, over NaN-filled free memory, and the cost ([repeats])", ConvPaddingBenchmark.Run),
+    ["conv-padding"] = ("oneDNN's unzeroed block channels: libtorch conv2d vs BlockAlignedConv against float64, over NaN-filled free memory, and the cost ([repeats] [inputs: scan the input channel counts])", ConvPaddingBenchmark.Run),
     [ScalarRaceBenchmark.ChildCommand] = ("(internal) one scalar-race variant in a fresh process", ScalarRaceBenchmark.RunChild),
     [CrfBenchmark.ChildCommand] = ("(internal) one CRF measurement in a fresh process", CrfBenchmark.RunChild),
 };

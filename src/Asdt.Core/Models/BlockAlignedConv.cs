@@ -24,8 +24,9 @@ public static class BlockAlignedConv
     /// <summary>oneDNN's channel block on AVX-512 (a multiple of the AVX2 block of 8).</summary>
     public const long Block = 16;
 
-    /// <summary>Inputs of up to this many channels are left alone: oneDNN takes them in plain layout (measured on AVX-512:
-    /// 3–16 channels never read padding; 8 leaves room for AVX2's blocks of 8). Only the RGB stems are this narrow.</summary>
+    /// <summary>Inputs of up to this many channels are left alone: oneDNN takes them in plain layout (bench conv-padding
+    /// inputs, NaN-filled memory: 3–16 channels never read padding on AVX-512, 3–8 on AVX2 where 9–15 did). Only the RGB
+    /// stems are this narrow.</summary>
     public const long PlainInputChannels = 8;
 
     /// <summary><paramref name="conv"/>'s forward pass (zero padding mode, one group), block-aligned.</summary>
