@@ -15,7 +15,7 @@ public static class PsmCommand
     static readonly Option<string?> Split = new("--split") { Description = "Split to label [default: the run's training split]" };
     static readonly Option<string?> Dataset = new("--dataset") { Description = "Another dataset with the same classes (built-in name or descriptor)" };
     static readonly Option<string?> Root = new("--root") { Description = "Dataset root folder" };
-    static readonly Option<PsmSource> Source = new("--source") { Description = "Max (P̄ = max(P^st, P^s), ASDT), SegTeacher (P^st) or Student (P^s)", DefaultValueFactory = _ => PsmSource.Max };
+    static readonly Option<PsmSource?> Source = new("--source") { Description = "Max (P̄ = max(P^st, P^s), ASDT), SegTeacher (P^st) or Student (P^s) [default: Max; Student for a row-I run, whose seg-teacher is never trained]" };
     static readonly Option<bool> NoRestrict = new("--no-restrict") { Description = "Do not restrict classes to the image-level labels (RRM's val protocol)" };
     static readonly Option<bool> NoCrf = new("--no-crf") { Description = "Plain argmax, no dense CRF" };
     static readonly Option<string?> ShardOption = new("--shard") { Description = "i/n: only images k with k mod n = i (for job arrays)" };
@@ -41,7 +41,7 @@ public static class PsmCommand
             string output = parse.GetValue(Out) ?? Path.Combine(run, $"psm-{split}{stage1.WeightsSuffix}");
             var settings = new PsmSettings
             {
-                Source = parse.GetValue(Source),
+                Source = parse.GetValue(Source) ?? stage1.Config.Strategy.Output(),
                 RestrictToImageLabels = !parse.GetValue(NoRestrict),
                 Crf = CrfOption.Resolve(parse, stage1.Config.SegTeacherCrf, parse.GetValue(NoCrf)),
                 Augmentation = Inference.Resolve(parse, stage1.Config.Inference),

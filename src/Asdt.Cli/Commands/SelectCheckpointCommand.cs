@@ -17,13 +17,13 @@ namespace Asdt.Cli.Commands;
 public static class SelectCheckpointCommand
 {
     static readonly Option<string> Run = new("--run") { Description = "Stage-1 run folder with kept checkpoints (checkpoints/iteration-N)", Required = true };
-    static readonly Option<string?> Split = new("--split") { Description = "Split whose P̄ + CRF mIoU chooses (never the one you report) [default: the run's --checkpoint-selection-split, else val]" };
+    static readonly Option<string?> Split = new("--split") { Description = "Split whose P̄ + CRF mIoU (P^s + CRF in row I) chooses (never the one you report) [default: the run's --checkpoint-selection-split, else val]" };
     static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for libtorch and the CRFs (0 = all cores) [default: the run's]" };
 
     public static Command Create()
     {
         var command = new Command("select-checkpoint",
-            "Score a run's kept checkpoints on a selection split (P̄ + CRF, labels restricted; each half of the split apart, so the choice is also cross-validated) and use the best as the run's weights → <run>/checkpoint-selection.json + .md.")
+            "Score a run's kept checkpoints on a selection split (P̄ + CRF, P^s + CRF in row I; labels restricted; each half of the split apart, so the choice is also cross-validated) and use the best as the run's weights → <run>/checkpoint-selection.json + .md.")
         {
             Run, Split, Threads,
         };
@@ -59,7 +59,8 @@ public static class SelectCheckpointCommand
         var kept = CheckpointSelection.Kept(runFolder);
         var settings = new HeadEvaluationSettings
         {
-            Sources = [PsmSource.Max],
+            // The run's pseudo masks: P̄, or P^s in row I, whose seg-teacher is never trained.
+            Sources = [config.Strategy.Output()],
             RestrictToImageLabels = true,
             Crf = config.SegTeacherCrf,
             Augmentation = config.Inference,
@@ -67,7 +68,7 @@ public static class SelectCheckpointCommand
             Cam = false,
             Threads = config.Threads,
         };
-        string protocol = "P̄ + CRF, " + StudyRunner.Protocol(split, true, true, config.Inference)
+        string protocol = $"{config.Strategy.OutputName()} + CRF, " + StudyRunner.Protocol(split, true, true, config.Inference)
                           + "; each half of the split (images k with k mod 2 = 0 and 1) scored apart, the whole split = their confusion matrices added";
         int index = 0;
         var record = CheckpointSelection.Run(runFolder, split, protocol, Data.SegmentationDataset.Open(config.Data.Dataset, config.Data.Root).ClassNames, (iteration, folder) =>

@@ -44,7 +44,7 @@ public static class TrainCommand
     static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "Iterations between checkpoints" };
     static readonly Option<long?> KeepCheckpointsFrom = new("--keep-checkpoints-from") { Description = "Keep the weights of this iteration and every --keep-checkpoints-every-th after it (and the last), and when training ends use those that score best on --checkpoint-selection-split instead of the last (not in the paper; the cpu preset: 2200); 0 = no selection, the last weights" };
     static readonly Option<int?> KeepCheckpointsEvery = new("--keep-checkpoints-every") { Description = "Iterations between kept checkpoints [default: 100]" };
-    static readonly Option<string?> CheckpointSelectionSplit = new("--checkpoint-selection-split") { Description = "Split whose P̄ + CRF mIoU chooses among the kept checkpoints (never the one you report) [default: val]" };
+    static readonly Option<string?> CheckpointSelectionSplit = new("--checkpoint-selection-split") { Description = "Split whose P̄ + CRF mIoU (P^s + CRF in row I) chooses among the kept checkpoints (never the one you report) [default: val]" };
     static readonly ReliableLabelFlags ReliableLabelOptions = new();
     static readonly Option<string?> Device = new("--device") { Description = "cpu or cuda" };
 

@@ -19,7 +19,7 @@ public sealed record ReportSettings
     public string? Split { get; init; }
     /// <summary>Best and worst images shown (each).</summary>
     public int Examples { get; init; } = 3;
-    /// <summary>Without a PSM folder, P̄ + CRF is computed for this many images of the split to find best and worst.</summary>
+    /// <summary>Without a PSM folder, P̄ + CRF (P^s + CRF in row I) is computed for this many images of the split to find best and worst.</summary>
     public int SampleImages { get; init; } = 40;
     /// <summary>Embed the PNGs as base64 in the HTML (one file to mail around) instead of files in report/.</summary>
     public bool Embed { get; init; }
@@ -70,7 +70,7 @@ public static class RunReport
         Card(html, "PW wave", $"T = {config.PulseWidth.Period}, τ = {config.PulseWidth.Tau:0.##}", config.PulseWidth.Signal() is var pw ? $"T_h = {pw.HighLength}, T_l = {pw.LowLength}" : "");
         if (psmScore.Score is { } ps) Card(html, "PSM mIoU", $"{100 * ps.MeanIoU:0.00}", $"{ps.Dataset} / {ps.Split}, {ps.Images} images{(psmScore.Sample ? " (sample)" : "")}");
         foreach (var h in heads.Take(1))
-            if ((h.Find("max", true) ?? h.Find("student", true)) is { } v) Card(html, $"{v.Name} ({h.Split})", $"{100 * v.MeanIoU:0.00}", h.RestrictToImageLabels ? "label-restricted" : "no label restriction");
+            if (h.Find(HeadEvaluation.SourceName(config.Strategy.Output()), true) is { } v) Card(html, $"{v.Name} ({h.Split})", $"{100 * v.MeanIoU:0.00}", h.RestrictToImageLabels ? "label-restricted" : "no label restriction");
         html.Raw("</section>");
 
         // ---- examples first: what people want to see
@@ -80,7 +80,8 @@ public static class RunReport
         html.Raw($"<p class=\"note\">{Html.Encode(exampleNote)}</p>");
         if (examples.Count > 0)
         {
-            string[] headers = ["image", "ground truth", "CAM (max over image classes)", "B^ct (hatched: ignored)", "P̄ (pale: unsure)", "PSM = CRF(P̄)"];
+            string output = config.Strategy.OutputName();
+            string[] headers = ["image", "ground truth", "CAM (max over image classes)", "B^ct (hatched: ignored)", $"{output} (pale: unsure)", $"PSM = CRF({output})"];
             foreach (var (title, list) in new[] { ("best", examples.Where(e => e.Id.StartsWith("best:")).ToList()), ("worst", examples.Where(e => e.Id.StartsWith("worst:")).ToList()) })
             {
                 if (list.Count == 0) continue;
@@ -341,13 +342,13 @@ public static class RunReport
             {
                 var (image, truth) = ds.LoadPair(id);
                 var present = Present(ds, id);
-                var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max, config.Inference);
+                var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, config.Strategy.Output(), config.Inference);
                 var psm = PseudoMaskGenerator.Label(image, p, classes, present, config.SegTeacherCrf);
                 psmCache[id] = psm;
                 matrix.Add(truth.Labels, psm.Labels);
                 scored.Add((id, ReportImages.ImageMeanIoU(truth, psm, classes)));
             }
-            note = $"No psm-{split}/ folder: PSMs (P̄ + CRF, restricted to the image labels) computed for the first {sample.Length} images of {split} to pick these.";
+            note = $"No psm-{split}/ folder: PSMs ({config.Strategy.OutputName()} + CRF, restricted to the image labels) computed for the first {sample.Length} images of {split} to pick these.";
             if (psmScore.Score == null && sample.Length > 0)
                 psmScore = new(SegmentationScore.From(matrix, ds.ClassNames, "PSM sample", ds.Name, split, sample.Length), $"PSMs of the first {sample.Length} images of {split}, computed for this report", true);
         }
@@ -375,7 +376,7 @@ public static class RunReport
         int classes = run.Network.Classes, fg = classes - 1;
         var cams = OfflineCam.Training(run.Network, run.Normalization, image, labels, config.CamScales);
         var bct = ReliableLabel.Compute(image.Pixels, image.Width, image.Height, cams, fg, present, config.ReliableLabel, threads: 2);
-        var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, PsmSource.Max, config.Inference);
+        var p = PseudoMaskGenerator.Probabilities(run.Network, run.Normalization, image, config.Strategy.Output(), config.Inference);
         string psmPath = Path.Combine(psmFolder, id + ".png");
         var psm = psmCache.TryGetValue(id, out var cached) ? cached
             : File.Exists(psmPath) ? PalettePng.Read(psmPath)

@@ -24,7 +24,7 @@ public sealed record CheckpointSelectionSettings
     public long From { get; init; }
     /// <summary>Iterations between kept weights (From, From + Every, …; the last iteration is always kept).</summary>
     public int Every { get; init; } = 100;
-    /// <summary>The split whose score chooses (P̄ + CRF, labels restricted). Never the one you report.</summary>
+    /// <summary>The split whose score chooses (the run's pseudo masks + CRF, labels restricted: P̄, P^s in row I, <see cref="StudentStrategyOutput.Output"/>). Never the one you report.</summary>
     public string Split { get; init; } = "val";
 
     /// <summary>True when the weights after <paramref name="iteration"/> finished iterations are kept (<paramref name="end"/>: the run's last).</summary>

@@ -17,6 +17,20 @@ public enum StudentStrategy
     Alternate,
 }
 
+public static class StudentStrategyOutput
+{
+    /// <summary>
+    /// The head whose probabilities are a run's pseudo masks: P̄ = max(P^st, P^s) (paper eq. 1), except in row I, which
+    /// never trains its seg-teacher (P^st stays at its initial weights), so its only segmentation output is P^s.
+    /// <c>asdt psm</c> by default, the checkpoint selection and the run report use it, as Table 4 does (StudyTables.Final).
+    /// </summary>
+    public static Psm.PsmSource Output(this StudentStrategy strategy) =>
+        strategy == StudentStrategy.ClassTeacherOnly ? Psm.PsmSource.Student : Psm.PsmSource.Max;
+
+    /// <summary>"P̄" or "P^s": the name of <see cref="Output"/> in tables and messages.</summary>
+    public static string OutputName(this StudentStrategy strategy) => strategy.Output() == Psm.PsmSource.Student ? "P^s" : "P̄";
+}
+
 /// <summary>Which backbone feeds the three branches.</summary>
 public sealed record BackboneSettings
 {

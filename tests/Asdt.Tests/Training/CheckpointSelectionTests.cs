@@ -193,13 +193,12 @@ public class CheckpointSelectionTests
         Assert.Contains("kept no checkpoints", e.Message);
     }
 
-    [Fact]
-    public void KeptWeightsAreThoseOfTheirIterationTrainingIsUntouchedAndTheRunOpensWithTheChosenOnes()
+    /// <summary>Nine iterations (five of warm-up) on ten demo images generated in &lt;folder&gt;/data.</summary>
+    static Stage1Config TinyConfig(string folder)
     {
-        using var temp = TestData.NewTempFolder();
-        string data = Path.Combine(temp.Path, "data");
+        string data = Path.Combine(folder, "data");
         Asdt.Data.DemoDataset.Generate(data, count: 10);
-        var plain = Stage1Presets.Quick with
+        return Stage1Presets.Quick with
         {
             Data = Stage1Presets.Quick.Data with { Dataset = Path.Combine(data, "dataset.json"), CropSize = 64 },
             BatchSize = 4,
@@ -210,6 +209,62 @@ public class CheckpointSelectionTests
             Optimizer = Stage1Presets.Quick.Optimizer with { LearningRate = 2e-3 },
             Threads = 2,
         };
+    }
+
+    static Asdt.Reports.HeadEvaluationSettings Scoring(Stage1Config config, Asdt.Psm.PsmSource source) => new()
+    {
+        Sources = [source], RestrictToImageLabels = true, Crf = config.SegTeacherCrf, Augmentation = config.Inference,
+        WithoutCrf = false, Cam = false, Threads = 2,
+    };
+
+    [Fact]
+    public void RowIChoosesOnItsOnlySegmentationOutputPsAndWritesItsMasksFromIt()
+    {
+        using var temp = TestData.NewTempFolder();
+        // Row I never trains its seg-teacher: P̄ = max(P^st, P^s) would mix in a head left at its initial weights.
+        var rowI = TinyConfig(temp.Path) with
+        {
+            Strategy = StudentStrategy.ClassTeacherOnly,
+            CheckpointSelection = new CheckpointSelectionSettings { From = 6, Every = 2 },
+        };
+        Assert.Equal(Asdt.Psm.PsmSource.Student, rowI.Strategy.Output());
+        Assert.All(Enum.GetValues<StudentStrategy>().Where(s => s != StudentStrategy.ClassTeacherOnly), s => Assert.Equal(Asdt.Psm.PsmSource.Max, s.Output()));
+        string run = Path.Combine(temp.Path, "row-I");
+        new Stage1Trainer(rowI, run).Run(resume: false);
+        // Whatever the untrained seg-teacher says must not matter: make it say "background" everywhere, loudly.
+        foreach (var (_, folder) in CheckpointSelection.Kept(run).Append((0, Path.Combine(run, "checkpoint"))))
+        {
+            string model = Path.Combine(folder, "model.safetensors");
+            var tensors = Safetensors.Read(model, out var metadata);
+            tensors["fc8_seg.conv2.bias"][0] = TorchSharp.torch.tensor(50f);
+            Safetensors.Write(model, tensors, metadata);
+        }
+
+        var record = Asdt.Cli.Commands.SelectCheckpointCommand.Select("test", rowI, run, "val");
+        Assert.StartsWith("P^s + CRF, ", record.Protocol);
+        bool maxDiffers = false;
+        foreach (var s in record.Scores)
+        {
+            using var r = Stage1Run.Open(run, checkpoint: s.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var (student, _) = Asdt.Reports.HeadEvaluator.Evaluate(r, "val", Scoring(rowI, Asdt.Psm.PsmSource.Student));
+            var (max, _) = Asdt.Reports.HeadEvaluator.Evaluate(r, "val", Scoring(rowI, Asdt.Psm.PsmSource.Max));
+            Assert.Equal(student.Variants.Single().MeanIoU, s.MeanIoU, 12);
+            maxDiffers |= Math.Abs(max.Variants.Single().MeanIoU - s.MeanIoU) > 1e-9;
+        }
+        Assert.True(maxDiffers, "P̄ scored like P^s at every checkpoint although the seg-teacher says background everywhere");
+
+        // asdt psm without --source writes row I's masks from P^s (and says so in psm.json).
+        string masks = Path.Combine(temp.Path, "psm");
+        int code = Asdt.Cli.Commands.PsmCommand.Create().Parse(["--run", run, "--split", "val", "--out", masks, "--threads", "2"]).Invoke();
+        Assert.Equal(0, code);
+        Assert.Equal(Asdt.Psm.PsmSource.Student, AsdtJson.Read<Asdt.Cli.Commands.PsmCommand.PsmRecord>(Path.Combine(masks, Asdt.Cli.Commands.PsmCommand.SettingsFile)).Source);
+    }
+
+    [Fact]
+    public void KeptWeightsAreThoseOfTheirIterationTrainingIsUntouchedAndTheRunOpensWithTheChosenOnes()
+    {
+        using var temp = TestData.NewTempFolder();
+        var plain = TinyConfig(temp.Path);
         var selecting = plain with { CheckpointSelection = new CheckpointSelectionSettings { From = 6, Every = 2 } };
         Assert.Equal(SharedWarmup.Folder(temp.Path, plain), SharedWarmup.Folder(temp.Path, selecting));   // the warm-up is shared
         Assert.DoesNotContain("checkpointSelection", AsdtJson.Serialize(plain));                         // older configs read the same
@@ -244,11 +299,7 @@ public class CheckpointSelectionTests
         foreach (var s in real.Scores)
         {
             using var r = Stage1Run.Open(run, checkpoint: s.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var (whole, _) = Asdt.Reports.HeadEvaluator.Evaluate(r, "val", new Asdt.Reports.HeadEvaluationSettings
-            {
-                Sources = [Asdt.Psm.PsmSource.Max], RestrictToImageLabels = true, Crf = selecting.SegTeacherCrf, Augmentation = selecting.Inference,
-                WithoutCrf = false, Cam = false, Threads = 2,
-            });
+            var (whole, _) = Asdt.Reports.HeadEvaluator.Evaluate(r, "val", Scoring(selecting, Asdt.Psm.PsmSource.Max));
             Assert.Equal(whole.Variants.Single().MeanIoU, s.MeanIoU, 12);
             Assert.Equal(s.Iteration, whole.Iteration);
         }
