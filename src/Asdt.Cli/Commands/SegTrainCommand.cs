@@ -34,6 +34,18 @@ public static class SegTrainCommand
         LearningRate, Seed, CheckpointEvery, Device,
     ];
 
+    /// <summary>The run folder's own config.json for --resume; only --checkpoint-every may be given with it.</summary>
+    public static Stage2Config ResumeConfig(ParseResult parse, string output)
+    {
+        // How often the run is saved does not change what it computes, so a resume may change it (RunFolder.ResumableFields).
+        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != CheckpointEvery && parse.GetResult(o) is { Implicit: false })
+            .Select(o => o.Name).ToArray();
+        if (overridden.Length > 0)
+            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --checkpoint-every may change)");
+        var config = AsdtJson.Read<Stage2Config>(Path.Combine(output, Stage2Trainer.ConfigFile));
+        return parse.GetValue(CheckpointEvery) is int every ? config with { CheckpointEvery = every } : config;
+    }
+
     public static Command Create()
     {
         var command = new Command("seg-train", "Stage 2: train DeepLab-v2 (ASPP, MSC) or PSPNet on pseudo masks (--labels <folder>) or ground truth (--labels gt).");
@@ -42,14 +54,7 @@ public static class SegTrainCommand
         {
             string output = parse.GetValue(Out)!;
             bool resume = parse.GetValue(Resume);
-            Stage2Config config;
-            if (resume)
-            {
-                var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
-                if (overridden.Length > 0) throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)}");
-                config = AsdtJson.Read<Stage2Config>(Path.Combine(output, Stage2Trainer.ConfigFile));
-            }
-            else config = FromFlags(parse);
+            var config = resume ? ResumeConfig(parse, output) : FromFlags(parse);
             Train(config, output, resume);
             return 0;
         });

@@ -79,7 +79,24 @@ public class TrainFlagsTests
     }
 
     [Fact]
-    public void ResumeReadsTheRunsConfigAndAcceptsOnlyAThreadCount()
+    public void Stage2ResumeReadsTheRunsConfigAndAcceptsOnlyACheckpointInterval()
+    {
+        using var temp = TestData.NewTempFolder();
+        var cli = Asdt.Cli.Commands.SegTrainCommand.Create();
+        var started = Asdt.Cli.Commands.SegTrainCommand.FromFlags(cli.Parse(["--out", temp.Path, "--preset", "cpu", "--labels", "gt", "--seed", "7"]));
+        Asdt.IO.AtomicFile.WriteAllText(Path.Combine(temp.Path, Asdt.Stage2.Stage2Trainer.ConfigFile), Asdt.Runs.AsdtJson.Serialize(started));
+        Asdt.Stage2.Stage2Config Resume(params string[] args) =>
+            Asdt.Cli.Commands.SegTrainCommand.ResumeConfig(cli.Parse(["--out", temp.Path, "--resume", .. args]), temp.Path);
+
+        Assert.Equal(Asdt.Runs.AsdtJson.Serialize(started), Asdt.Runs.AsdtJson.Serialize(Resume()));
+        Assert.Equal(Asdt.Runs.AsdtJson.Serialize(started with { CheckpointEvery = 7 }), Asdt.Runs.AsdtJson.Serialize(Resume("--checkpoint-every", "7")));
+        var e = Assert.Throws<AsdtException>(() => Resume("--checkpoint-every", "7", "--seed", "3"));
+        Assert.Contains("--seed", e.Message);
+        Assert.Contains("only --checkpoint-every", e.Message);
+    }
+
+    [Fact]
+    public void ResumeReadsTheRunsConfigAndAcceptsOnlyAThreadCountAndACheckpointInterval()
     {
         using var temp = TestData.NewTempFolder();
         var started = Parse("--preset", "cpu", "--threads", "1", "--seed", "7");
