@@ -8,6 +8,17 @@ namespace Asdt.Cli.Commands;
 /// </summary>
 public sealed class FlagOverrides(ParseResult parse)
 {
+    /// <summary>
+    /// For --resume, which continues a run with its own config.json: refuses every flag of <paramref name="options"/> that
+    /// was given, except <paramref name="allowed"/> (settings that do not change what the run computes, RunFolder.ResumableFields).
+    /// </summary>
+    public static void RefuseOnResume(ParseResult parse, IEnumerable<Option> options, params Option[] allowed)
+    {
+        var given = options.Where(o => !allowed.Contains(o) && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        if (given.Length > 0)
+            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", given)} (only {string.Join(" and ", allowed.Select(o => o.Name))} may change)");
+    }
+
     readonly List<string> applied = [];
 
     public IReadOnlyList<string> Applied => applied;

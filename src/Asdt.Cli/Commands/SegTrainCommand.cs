@@ -37,11 +37,8 @@ public static class SegTrainCommand
     /// <summary>The run folder's own config.json for --resume; only --checkpoint-every may be given with it.</summary>
     public static Stage2Config ResumeConfig(ParseResult parse, string output)
     {
-        // How often the run is saved does not change what it computes, so a resume may change it (RunFolder.ResumableFields).
-        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != CheckpointEvery && parse.GetResult(o) is { Implicit: false })
-            .Select(o => o.Name).ToArray();
-        if (overridden.Length > 0)
-            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --checkpoint-every may change)");
+        // How often the run is saved does not change what it computes (RunFolder.ResumableFields).
+        FlagOverrides.RefuseOnResume(parse, AllOptions().Except([Out, Resume, Preset]), CheckpointEvery);
         var config = AsdtJson.Read<Stage2Config>(Path.Combine(output, Stage2Trainer.ConfigFile));
         return parse.GetValue(CheckpointEvery) is int every ? config with { CheckpointEvery = every } : config;
     }

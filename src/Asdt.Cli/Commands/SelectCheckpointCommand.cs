@@ -68,7 +68,7 @@ public static class SelectCheckpointCommand
             Cam = false,
             Threads = config.Threads,
         };
-        string protocol = $"{config.Strategy.OutputName()} + CRF, " + StudyRunner.Protocol(split, true, true, config.Inference)
+        string protocol = $"{HeadEvaluation.Symbol(config.Strategy.Output())} + CRF, " + StudyRunner.Protocol(split, true, true, config.Inference)
                           + "; each half of the split (images k with k mod 2 = 0 and 1) scored apart, the whole split = their confusion matrices added";
         int index = 0;
         var record = CheckpointSelection.Run(runFolder, split, protocol, Data.SegmentationDataset.Open(config.Data.Dataset, config.Data.Root).ClassNames, (iteration, folder) =>

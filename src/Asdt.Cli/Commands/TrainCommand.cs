@@ -81,12 +81,8 @@ public static class TrainCommand
     /// <summary>The run folder's own config.json for --resume; only --threads and --checkpoint-every may be given with it.</summary>
     public static Stage1Config ResumeConfig(ParseResult parse, string output)
     {
-        // --threads and --checkpoint-every say how to use this machine, not what to compute, so a resume may change them
-        // (RunFolder.ResumableFields).
-        var overridden = AllOptions().Where(o => o != Out && o != Resume && o != Preset && o != Threads && o != CheckpointEvery && parse.GetResult(o) is { Implicit: false })
-            .Select(o => o.Name).ToArray();
-        if (overridden.Length > 0)
-            throw new AsdtException($"--resume continues a run with its own config.json; do not pass {string.Join(", ", overridden)} (only --threads and --checkpoint-every may change)");
+        // --threads and --checkpoint-every say how to use this machine, not what to compute (RunFolder.ResumableFields).
+        FlagOverrides.RefuseOnResume(parse, AllOptions().Except([Out, Resume, Preset]), Threads, CheckpointEvery);
         var config = AsdtJson.Read<Stage1Config>(Path.Combine(output, Stage1Trainer.ConfigFile));
         if (parse.GetValue(Threads) is int threads) config = config with { Threads = threads };
         return parse.GetValue(CheckpointEvery) is int every ? config with { CheckpointEvery = every } : config;

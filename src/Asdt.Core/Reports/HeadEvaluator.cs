@@ -133,6 +133,9 @@ public sealed record HeadEvaluation
         _ => "max",
     };
 
+    /// <summary>"P^st", "P^s" or "P̄".</summary>
+    public static string Symbol(PsmSource s) => Symbol(SourceName(s));
+
     public static string Symbol(string source) => source switch
     {
         "segTeacher" => "P^st",

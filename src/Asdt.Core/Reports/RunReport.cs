@@ -80,7 +80,7 @@ public static class RunReport
         html.Raw($"<p class=\"note\">{Html.Encode(exampleNote)}</p>");
         if (examples.Count > 0)
         {
-            string output = config.Strategy.OutputName();
+            string output = HeadEvaluation.Symbol(config.Strategy.Output());
             string[] headers = ["image", "ground truth", "CAM (max over image classes)", "B^ct (hatched: ignored)", $"{output} (pale: unsure)", $"PSM = CRF({output})"];
             foreach (var (title, list) in new[] { ("best", examples.Where(e => e.Id.StartsWith("best:")).ToList()), ("worst", examples.Where(e => e.Id.StartsWith("worst:")).ToList()) })
             {
@@ -348,7 +348,7 @@ public static class RunReport
                 matrix.Add(truth.Labels, psm.Labels);
                 scored.Add((id, ReportImages.ImageMeanIoU(truth, psm, classes)));
             }
-            note = $"No psm-{split}/ folder: PSMs ({config.Strategy.OutputName()} + CRF, restricted to the image labels) computed for the first {sample.Length} images of {split} to pick these.";
+            note = $"No psm-{split}/ folder: PSMs ({HeadEvaluation.Symbol(config.Strategy.Output())} + CRF, restricted to the image labels) computed for the first {sample.Length} images of {split} to pick these.";
             if (psmScore.Score == null && sample.Length > 0)
                 psmScore = new(SegmentationScore.From(matrix, ds.ClassNames, "PSM sample", ds.Name, split, sample.Length), $"PSMs of the first {sample.Length} images of {split}, computed for this report", true);
         }

@@ -280,8 +280,8 @@ public sealed record AblationTable
     /// <summary>True when some row was trained with more than one seed (the table then shows means and the per-seed values).</summary>
     public bool SeveralSeeds => Rows.Any(r => r.Seeds.Length > 1);
 
-    /// <summary>The row's final output: P̄ for rows with a seg-teacher, P^s for row I (its only segmentation output).</summary>
-    public static double? Final(AblationRow r) => r.Strategy == StudentStrategy.ClassTeacherOnly ? r.Student : r.Max;
+    /// <summary>The row's final output (<see cref="StudentStrategyOutput.Output"/>): P̄ for rows with a seg-teacher, P^s for row I (its only segmentation output).</summary>
+    public static double? Final(AblationRow r) => r.Strategy.Output() == Psm.PsmSource.Student ? r.Student : r.Max;
 
     /// <summary>Plain statements comparing the rows the way the paper does (V vs I, II–IV vs I).</summary>
     public IEnumerable<string> Findings()

@@ -17,6 +17,7 @@ public enum StudentStrategy
     Alternate,
 }
 
+/// <summary>Which head a strategy's pseudo masks come from.</summary>
 public static class StudentStrategyOutput
 {
     /// <summary>
@@ -26,9 +27,6 @@ public static class StudentStrategyOutput
     /// </summary>
     public static Psm.PsmSource Output(this StudentStrategy strategy) =>
         strategy == StudentStrategy.ClassTeacherOnly ? Psm.PsmSource.Student : Psm.PsmSource.Max;
-
-    /// <summary>"P̄" or "P^s": the name of <see cref="Output"/> in tables and messages.</summary>
-    public static string OutputName(this StudentStrategy strategy) => strategy.Output() == Psm.PsmSource.Student ? "P^s" : "P̄";
 }
 
 /// <summary>Which backbone feeds the three branches.</summary>
