@@ -51,6 +51,7 @@ public static class AsdtCommandLine
         yield return Asdt.Cli.Commands.SegEvalCommand.Create();
         yield return Asdt.Cli.Commands.SegmentCommand.Create();
         yield return Asdt.Cli.Commands.ExportOnnxCommand.Create();
+        yield return Asdt.Cli.Commands.DoctorCommand.Create();
     }
 
     static AsdtException? UserError(Exception e)

@@ -14,15 +14,7 @@ namespace Asdt.Tests.Models;
 /// </summary>
 public class BlockAlignedConvTests(ITestOutputHelper output)
 {
-    /// <summary>Frees blocks of NaN of many sizes, so the next allocations of libtorch reuse memory full of NaN.</summary>
-    static void PoisonFreedMemory()
-    {
-        for (long n = 256; n <= 1 << 22; n *= 2)
-        {
-            full(n, float.NaN).Dispose();
-            full(n * 3 / 2, float.NaN).Dispose();
-        }
-    }
+    static void PoisonFreedMemory() => ConvSelfCheck.PoisonFreedMemory();
 
     /// <summary>Forward pass and gradients of Σ y ⊙ gy by direct sums in double (zero padding p, dilation d, stride 1).</summary>
     static (double[] Y, double[] Dx, double[] Dw, double[] Db) BruteForce(float[] x, float[] w, float[] b, float[] gy,

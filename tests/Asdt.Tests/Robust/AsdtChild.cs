@@ -15,9 +15,10 @@ public sealed class AsdtChild : IDisposable
 
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "asdt.dll");
 
-    AsdtChild(string workingDir, IEnumerable<string> args)
+    AsdtChild(string workingDir, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         process = new Process { StartInfo = psi };
@@ -30,9 +31,13 @@ public sealed class AsdtChild : IDisposable
 
     public static AsdtChild Start(string workingDir, params string[] args) => new(workingDir, args);
 
-    public static (int Code, string Out, string Err) Run(string workingDir, TimeSpan timeout, params string[] args)
+    public static (int Code, string Out, string Err) Run(string workingDir, TimeSpan timeout, params string[] args) =>
+        Run(workingDir, timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs to completion with <paramref name="environment"/> added to this process's environment.</summary>
+    public static (int Code, string Out, string Err) Run(string workingDir, TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var child = Start(workingDir, args);
+        using var child = new AsdtChild(workingDir, args, environment);
         return child.WaitForExit(timeout);
     }
 
