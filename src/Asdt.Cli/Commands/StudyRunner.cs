@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Asdt.Models;
 using Asdt.Psm;
 using Asdt.Reports;
 using Asdt.Runs;
@@ -181,15 +182,18 @@ public static class StudyRunner
     /// <summary>
     /// The finished and scored runs that earlier calls of a study left in its folder: every subfolder whose config.json
     /// equals <paramref name="baseConfig"/> once <paramref name="study"/> has set the values the study varies (strategy, or
-    /// T and τ) back to the base's, apart from seed, overrides and thread count, and whose heads.json was made with these
-    /// scoring settings. A study built by several calls (`--seeds 4`, then `--seeds 5`) thus keeps one table of every run;
-    /// runs trained or scored with other settings are left out, never mixed in.
+    /// T and τ) back to the base's, apart from seed, overrides, thread count, checkpoint interval and the deviation text
+    /// (what a resume may change too, <see cref="RunFolder.ResumableFields"/>: rewording a preset's deviations
+    /// between two calls must not split the study's table), and whose heads.json was made with these scoring settings.
+    /// A study built by several calls (`--seeds 4`, then `--seeds 5`) thus keeps one table of every run; runs trained or
+    /// scored with other settings are left out, never mixed in.
     /// </summary>
     public static IReadOnlyList<(Stage1Config Config, string Folder, HeadEvaluation Scores)> EarlierRuns(string studyFolder, Stage1Config baseConfig,
         Func<Stage1Config, Stage1Config> study, string split, HeadEvaluationSettings settings)
     {
-        string Key(Stage1Config c) => AsdtJson.Serialize(study(WarmupSelection.Requested(c)) with { Seed = 0, Overrides = [], Threads = 0 });
+        string Key(Stage1Config c) => AsdtJson.Serialize(study(WarmupSelection.Requested(c)) with { Seed = 0 });
         string wanted = Key(baseConfig);
+        bool Same(Stage1Config c) => Checkpoint.ConfigDifferences(Key(c), wanted, RunFolder.ResumableFields).Count == 0;
         var found = new List<(Stage1Config, string, HeadEvaluation)>();
         if (!Directory.Exists(studyFolder)) return found;
         foreach (string folder in Directory.GetDirectories(studyFolder).Order(StringComparer.Ordinal))
@@ -199,7 +203,7 @@ public static class StudyRunner
             Stage1Config config;
             try { config = AsdtJson.Read<Stage1Config>(configFile); }
             catch (Exception e) when (e is JsonException or AsdtException) { continue; } // not a stage-1 run (or an older format): not ours to list
-            if (Key(config) != wanted || TrainingCheckpoint.FinishedIterations(folder) < config.Iterations) continue;
+            if (!Same(config) || TrainingCheckpoint.FinishedIterations(folder) < config.Iterations) continue;
             // Listed under the seed asked for, as the study's own runs are (the chosen warm-up's seed is in warmup-selection.json).
             if (ExistingScores(folder, split, settings) is { } scores) found.Add((WarmupSelection.Requested(config), folder, scores));
         }

@@ -249,6 +249,10 @@ public class TinyRunTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture
         HeadEvaluationSettings Scoring(bool cam) => StudyRunner.Scoring(config, restricted, [PsmSource.SegTeacher, PsmSource.Student, PsmSource.Max], withoutCrf: true, cam);
         Stage1Config Any(Stage1Config c) => c with { Strategy = config.Strategy };
         Assert.Equal(2, StudyRunner.EarlierRuns(study.Path, config, Any, split, Scoring(cam: false)).Count);
+        // What a resume may change (threads, checkpoint interval, the wording of the deviations) does not split the table:
+        // a later build whose preset words its deviations differently still lists these runs.
+        Assert.Equal(2, StudyRunner.EarlierRuns(study.Path, config with { Deviations = [.. config.Deviations, "reworded"], Threads = 1, CheckpointEvery = config.CheckpointEvery + 1 },
+            Any, split, Scoring(cam: false)).Count);
         Assert.Empty(StudyRunner.EarlierRuns(study.Path, config with { Iterations = 4 }, Any, split, Scoring(cam: false)));
         Assert.Empty(StudyRunner.EarlierRuns(study.Path, config, Any, split, Scoring(cam: true)));
         // A study that does not vary the strategy (identity) does not take row I's runs for an Alternate base.
