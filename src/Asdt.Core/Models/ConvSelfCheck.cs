@@ -57,7 +57,7 @@ public static class ConvSelfCheck
         var gen = new Generator(17);
         int p = g.Dilation * (g.Kernel - 1) / 2;
         var x = rand(g.Batch, g.In, g.Size, g.Size, generator: gen);
-        var w = randn(g.Out, g.In, g.Kernel, g.Kernel, generator: gen).mul_(0.05);
+        var w = randn(g.Out, g.In, g.Kernel, g.Kernel, generator: gen).Times(0.05);
         var b = randn(g.Out, generator: gen);
         var gy = randn(g.Batch, g.Out, g.Size, g.Size, generator: gen);
         long[] stride = [1, 1], padding = [p, p], dilation = [g.Dilation, g.Dilation];
@@ -111,8 +111,8 @@ public static class ConvSelfCheck
     {
         for (long n = 256; n <= 1 << 22; n *= 2)
         {
-            full(n, float.NaN).Dispose();
-            full(n * 3 / 2, float.NaN).Dispose();
+            KeptScalar.Full(n, float.NaN).Dispose();
+            KeptScalar.Full(n * 3 / 2, float.NaN).Dispose();
         }
     }
 }

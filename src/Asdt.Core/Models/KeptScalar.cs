@@ -50,5 +50,8 @@ public static class KeptScalar
     /// <summary>Elementwise t != value.</summary>
     public static Tensor NotEqual(this Tensor t, long value) => With(value.ToScalar(), t.ne);
 
+    /// <summary>A 1-D tensor of <paramref name="size"/> elements, all <paramref name="value"/>.</summary>
+    public static Tensor Full(long size, double value) => With(value.ToScalar(), s => full(size, s));
+
     public static Tensor MaskedFill(this Tensor t, Tensor mask, long value) => With(value.ToScalar(), s => t.masked_fill(mask, s));
 }
