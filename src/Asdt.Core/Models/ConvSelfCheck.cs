@@ -54,7 +54,7 @@ public static class ConvSelfCheck
     public static Result Measure(Geometry g, bool poison, bool blockAligned, int repeats)
     {
         using var scope = NewDisposeScope();
-        var gen = new Generator(17);
+        using var gen = new Generator(17);
         int p = g.Dilation * (g.Kernel - 1) / 2;
         var x = rand(g.Batch, g.In, g.Size, g.Size, generator: gen);
         var w = randn(g.Out, g.In, g.Kernel, g.Kernel, generator: gen).Times(0.05);
@@ -99,7 +99,7 @@ public static class ConvSelfCheck
     static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
 
     /// <summary>The largest |expected − actual| over the largest |expected|.</summary>
-    public static double RelativeError(double[] expected, float[] actual)
+    static double RelativeError(double[] expected, float[] actual)
     {
         double scale = Math.Max(1e-6, expected.Max(Math.Abs)), worst = 0;
         for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]) / scale);

@@ -14,8 +14,6 @@ namespace Asdt.Tests.Models;
 /// </summary>
 public class BlockAlignedConvTests(ITestOutputHelper output)
 {
-    static void PoisonFreedMemory() => ConvSelfCheck.PoisonFreedMemory();
-
     /// <summary>Forward pass and gradients of Σ y ⊙ gy by direct sums in double (zero padding p, dilation d, stride 1).</summary>
     static (double[] Y, double[] Dx, double[] Dw, double[] Db) BruteForce(float[] x, float[] w, float[] b, float[] gy,
         int n, int ic, int oc, int h, int wd, int k, int p, int d)
@@ -85,9 +83,9 @@ public class BlockAlignedConvTests(ITestOutputHelper output)
         var exact = BruteForce(x.detach().data<float>().ToArray(), w.detach().data<float>().ToArray(), b.detach().data<float>().ToArray(),
             gy.data<float>().ToArray(), n, ic, oc, size, size, k, p, dilation);
 
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         var y = BlockAlignedConv.Forward(x, w, b, [1, 1], [p, p], [dilation, dilation]);
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         y.backward([gy]);
         AssertClose(exact.Y, y.detach().data<float>().ToArray(), "y");
         AssertClose(exact.Dx, x.grad!.data<float>().ToArray(), "dL/dx");
@@ -96,9 +94,9 @@ public class BlockAlignedConvTests(ITestOutputHelper output)
 
         // For the record (not asserted: it depends on the CPU): libtorch's own conv2d on the same numbers.
         var x2 = x.detach().clone().requires_grad_(true);
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         var y2 = F.conv2d(x2, w.detach(), b.detach(), [1, 1], [p, p], [dilation, dilation]);
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         y2.backward([gy]);
         output.WriteLine($"plain conv2d: relative max error y {MaxError(exact.Y, y2.detach().data<float>().ToArray()):G3}, dL/dx {MaxError(exact.Dx, x2.grad!.data<float>().ToArray()):G3}");
     }
@@ -140,10 +138,10 @@ public class BlockAlignedConvTests(ITestOutputHelper output)
         single.eval(); reference.eval();
         var x = rand(inputShape, generator: new Generator((ulong)seed)).requires_grad_(true);
         var xd = x.detach().to(float64).requires_grad_(true);
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         var y = single.forward(x);
         var gy = randn(y.shape, generator: new Generator((ulong)seed + 1));
-        PoisonFreedMemory();
+        ConvSelfCheck.PoisonFreedMemory();
         y.backward([gy]);
         var yd = reference.forward(xd);
         yd.backward([gy.to(float64)]);
