@@ -36,14 +36,15 @@ public static class DoctorCommand
     static int Run(int repeats, int threads)
     {
         ComputeThreads.Apply(threads);
+        NnpackSwitch.EnsureOff();
         Console.WriteLine($"machine: {MachineInfo.Current()}");
         Console.WriteLine($"libtorch: {torch.get_num_threads()} threads; host SIMD: AVX2 {Vector256.IsHardwareAccelerated}, AVX-512 {Vector512.IsHardwareAccelerated}; " +
-            $"oneDNN cap: {(ConvSelfCheck.IsaCap is string cap ? $"ONEDNN_MAX_CPU_ISA={cap}" : "none (the host's best kernels)")}");
+            $"oneDNN cap: {(ConvSelfCheck.IsaCap is string cap ? $"ONEDNN_MAX_CPU_ISA={cap}" : "none (the host's best kernels)")}; " +
+            $"NNPACK: {NnpackSwitch.Enabled() switch { false => "off (oneDNN takes its convolutions)", true => "on (could not be switched off here: libtorch may warn \"Could not initialize NNPACK\" on small convolutions, harmlessly)", null => "unknown (not Linux or macOS)" }}");
         string weights = ImageNetResNet18.DefaultModelPath;
         Console.WriteLine($"pretrained ResNet-18: {(File.Exists(weights) ? weights : $"not found at {weights} (set {ImageNetResNet18.ModelEnvVar} or pass --weights)")}");
 
         Console.WriteLine($"convolutions against float64, free memory NaN-filled, {repeats} repeats each (non-finite repeats; largest relative error of y, dL/dx, dL/dw):");
-        Console.WriteLine("(libtorch may print \"Could not initialize NNPACK! Reason: Unsupported hardware\" for the small ones: harmless, it then uses other kernels)");
         Console.WriteLine("| geometry | libtorch conv2d | BlockAlignedConv |");
         Console.WriteLine("|---|---|---|");
         int wrong = 0, plainWrong = 0;

@@ -28,11 +28,13 @@ public static class Backbones
     /// Builds the backbone <paramref name="kind"/> (one of <paramref name="kinds"/>, the kinds the calling stage supports),
     /// loads its weights (the ONNX ResNet-18 always; a state-dict file for the others unless
     /// <paramref name="loadWeights"/> is false, when a checkpoint overwrites every weight anyway) and stops gradients into
-    /// its first <paramref name="frozenStages"/> stages.
+    /// its first <paramref name="frozenStages"/> stages. Every network asdt builds comes through here, so this is also
+    /// where libtorch's NNPACK backend is switched off (<see cref="NnpackSwitch"/>: no kernel changes, no per-call warning).
     /// </summary>
     public static Backbone Create(string kind, string? weights, int outputStride, bool freezeBatchNorm, int frozenStages,
         IReadOnlyList<string> kinds, bool loadWeights = true)
     {
+        NnpackSwitch.EnsureOff();
         string[] stages = StagePrefixes(kind, kinds);
         IReadOnlyDictionary<string, Tensor> classifier = new Dictionary<string, Tensor>();
         nn.Module<Tensor, Tensor> network;

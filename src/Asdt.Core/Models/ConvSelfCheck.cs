@@ -53,6 +53,7 @@ public static class ConvSelfCheck
     /// <see cref="BlockAlignedConv"/>, over free memory as is or filled with NaN.</summary>
     public static Result Measure(Geometry g, bool poison, bool blockAligned, int repeats)
     {
+        NnpackSwitch.EnsureOff();
         using var scope = NewDisposeScope();
         using var gen = new Generator(17);
         int p = g.Dilation * (g.Kernel - 1) / 2;

@@ -44,5 +44,9 @@ public class DoctorTests(ITestOutputHelper output)
             Assert.True(cells[3].StartsWith("ok: NaN 0/2;", StringComparison.Ordinal), $"BlockAlignedConv on {cells[1]}: {cells[3]}");
         }
         Assert.Contains("ok: BlockAlignedConv within 1e-4 of float64 in all 23 geometries", stdout);
+        // The scan's small convolutions are the ones libtorch would try NNPACK for (73 warnings on the AMD hosts before
+        // NnpackSwitch): it is off, and libtorch says so.
+        Assert.Contains("NNPACK: off", stdout);
+        Assert.DoesNotContain("Could not initialize NNPACK", stderr + stdout);
     }
 }
