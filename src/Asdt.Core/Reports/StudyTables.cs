@@ -294,8 +294,11 @@ public sealed record AblationTable
         {
             if (Final(r) is not double f) continue;
             string expected = r.Strategy == StudentStrategy.Alternate ? "above" : "below";
-            string measured = f > b ? "above" : f < b ? "below" : "equal to";
-            string finding = string.Create(inv, $"row {r.Row} P̄ {100 * f:F1}{SeedCount(r)} is {measured} row I's P^s {100 * b:F1}{SeedCount(one!)} ({100 * (f - b):+0.0;-0.0;0.0}); the paper has it {expected}{(measured == expected ? "" : " — disagrees")}");
+            // Above or below as printed: a difference that rounds to 0.0 is no difference, not a reproduced order.
+            double shown = Math.Round(100 * (f - b), 1) + 0.0; // + 0.0 turns -0.0 into 0.0
+            string measured = shown > 0 ? "above" : shown < 0 ? "below" : "equal to";
+            string verdict = measured == expected ? "" : measured == "equal to" ? " — no difference here" : " — disagrees";
+            string finding = string.Create(inv, $"row {r.Row} P̄ {100 * f:F1}{SeedCount(r)} is {measured} row I's P^s {100 * b:F1}{SeedCount(one!)} ({shown:+0.0;-0.0;0.0}); the paper has it {expected}{verdict}");
             // With several seeds per row, say whether the difference stands out from the seed noise. The rows of one seed
             // share its warm-up (and data order), so seeds both rows have are compared pairwise: a t interval on the
             // per-seed differences. Rows without two common seeds fall back to the unpaired 2-standard-error rule.

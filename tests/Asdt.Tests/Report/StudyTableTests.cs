@@ -67,6 +67,29 @@ public class StudyTableTests
     }
 
     [Fact]
+    public void A_difference_that_prints_as_zero_is_no_difference_not_the_papers_order()
+    {
+        using var dir = TestData.NewTempFolder();
+        // Seed 20's rows V and I: 71.88 against 71.86 on val, printed as 71.9 and 71.9 (+0.0).
+        var evals = new Dictionary<StudentStrategy, HeadEvaluation>
+        {
+            [StudentStrategy.ClassTeacherOnly] = RoundTrip(dir, "I", Eval(0.111, 0.7186, 0.222)),
+            [StudentStrategy.NaiveMean] = RoundTrip(dir, "IV", Eval(0.70, 0.70, 0.7184)),
+            [StudentStrategy.Alternate] = RoundTrip(dir, "V", Eval(0.71, 0.69, 0.7188)),
+            [StudentStrategy.NaiveMax] = RoundTrip(dir, "III", Eval(0.70, 0.70, 0.7196)),
+        };
+        var table = new AblationTable
+        {
+            Header = new StudyHeader { Command = "asdt ablate", Machine = new MachineInfo { Cpu = "Test CPU", Cores = 2 }, Preset = "cpu", Iterations = 900 },
+            Rows = AblationTable.Strategies.Select(s => AblationTable.RowFrom(s, evals.GetValueOrDefault(s), $"runs/{s}", 61.0)).ToArray(),
+        };
+        var findings = table.Findings().ToArray();
+        Assert.Contains("row V P̄ 71.9 is equal to row I's P^s 71.9 (0.0); the paper has it above — no difference here", findings);
+        Assert.Contains("row IV P̄ 71.8 is equal to row I's P^s 71.9 (0.0); the paper has it below — no difference here", findings);
+        Assert.Contains("row III P̄ 72.0 is above row I's P^s 71.9 (+0.1); the paper has it below — disagrees", findings);
+    }
+
+    [Fact]
     public void Ablation_rows_with_several_seeds_show_means_the_spread_and_whether_a_difference_beats_it()
     {
         using var dir = TestData.NewTempFolder();
