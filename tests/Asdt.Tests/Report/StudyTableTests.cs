@@ -27,6 +27,13 @@ public class StudyTableTests
         return AsdtJson.Read<HeadEvaluation>(file);
     }
 
+    /// <summary>A one-seed ablation table over all five rows; rows without an evaluation are "not evaluated yet".</summary>
+    static AblationTable OneSeedTable(Dictionary<StudentStrategy, HeadEvaluation> evals) => new()
+    {
+        Header = new StudyHeader { Command = "asdt ablate --out x --preset cpu", Machine = new MachineInfo { Cpu = "Test CPU 9000", Cores = 2 }, Preset = "cpu", Iterations = 900 },
+        Rows = AblationTable.Strategies.Select(s => AblationTable.RowFrom(s, evals.GetValueOrDefault(s), $"runs/{s}", 61.0)).ToArray(),
+    };
+
     [Fact]
     public void Ablation_table_has_the_measured_numbers_and_dashes_where_table_4_has_them()
     {
@@ -38,11 +45,7 @@ public class StudyTableTests
             [StudentStrategy.NaiveMax] = RoundTrip(dir, "III", Eval(0.57, 0.40, 0.61)),
             [StudentStrategy.Alternate] = RoundTrip(dir, "V", Eval(0.63, 0.64, 0.655)),
         };
-        var table = new AblationTable
-        {
-            Header = new StudyHeader { Command = "asdt ablate --out x --preset cpu", Machine = new MachineInfo { Cpu = "Test CPU 9000", Cores = 2 }, Preset = "cpu", Iterations = 900 },
-            Rows = AblationTable.Strategies.Select(s => AblationTable.RowFrom(s, evals.GetValueOrDefault(s), $"runs/{s}", 61.0)).ToArray(),
-        };
+        var table = OneSeedTable(evals);
         var md = table.ToMarkdown();
         Assert.Contains("asdt ablate --out x --preset cpu", md);
         Assert.Contains("Test CPU 9000, 2 cores", md);
@@ -78,11 +81,7 @@ public class StudyTableTests
             [StudentStrategy.Alternate] = RoundTrip(dir, "V", Eval(0.71, 0.69, 0.7188)),
             [StudentStrategy.NaiveMax] = RoundTrip(dir, "III", Eval(0.70, 0.70, 0.7196)),
         };
-        var table = new AblationTable
-        {
-            Header = new StudyHeader { Command = "asdt ablate", Machine = new MachineInfo { Cpu = "Test CPU", Cores = 2 }, Preset = "cpu", Iterations = 900 },
-            Rows = AblationTable.Strategies.Select(s => AblationTable.RowFrom(s, evals.GetValueOrDefault(s), $"runs/{s}", 61.0)).ToArray(),
-        };
+        var table = OneSeedTable(evals);
         var findings = table.Findings().ToArray();
         Assert.Contains("row V P̄ 71.9 is equal to row I's P^s 71.9 (0.0); the paper has it above — no difference here", findings);
         Assert.Contains("row IV P̄ 71.8 is equal to row I's P^s 71.9 (0.0); the paper has it below — no difference here", findings);
